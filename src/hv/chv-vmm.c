@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <systemd/sd-event.h>
+#include <termios.h>
+
+#include "log.h"
+#include "parse-util.h"
+#include "vm-config-cli.h"
+#include "vm.h"
+
+/* How the VM ended, as the exit status of chv-vmm. */
+enum {
+        EXIT_GUEST_POWEROFF = 0,
+        EXIT_VMM_ERROR = 1,
+        EXIT_GUEST_CRASH = 2,
+        EXIT_GUEST_RESET = 3,
+        EXIT_STOPPED = 4,
+};
+
+typedef struct Args {
+        cJSON *tree;
+        int verbosity;
+        const char *log_file;
+        const char *kvm_path;
+        bool no_reboot;
+} Args;
+
+static void help(void)
+{
+        printf("chv-vmm — run one virtual machine on KVM\n\n"
+               "Usage: chv-vmm --kernel PATH [OPTIONS]\n\n"
+               "  --kernel PATH             ELF (PVH or vmlinux) or bzImage to boot\n"
+               "  --initramfs PATH          initramfs to load with the kernel\n"
+               "  --cmdline STRING          kernel command line\n"
+               "  --cpus boot=N[,max=M]     vCPUs at boot and at most (default boot=1)\n"
+               "  --memory size=SIZE        guest RAM, e.g. 512M, 2G (default 512M)\n"
+               "  --serial MODE             16550 at 0x3f8: off|null|tty|file=PATH (default null)\n"
+               "  --console MODE            virtio console: off|null|tty|file=PATH (default tty)\n"
+               "  --no-reboot               exit when the guest resets instead of rebooting it\n"
+               "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
+               "  --log-file PATH           write the log there instead of to standard error\n"
+               "  -v                        more log output (repeat for more)\n"
+               "  -V, --version             print the version\n"
+               "  -h, --help                this help\n\n"
+               "Exit status: 0 guest powered off, 1 error, 2 guest crashed, 3 guest reset with\n"
+               "--no-reboot, 4 stopped by a signal.\n");
+}
+
+static int parse_args(int argc, char **argv, Args *a)
+{
+        enum {
+                ARG_KERNEL = 0x100,
+                ARG_INITRAMFS,
+                ARG_CMDLINE,
+                ARG_CPUS,
+                ARG_MEMORY,
+                ARG_SERIAL,
+                ARG_CONSOLE,
+                ARG_NO_REBOOT,
+                ARG_KVM_DEVICE,
+                ARG_LOG_FILE,
+        };
+        static const struct option options[] = {
+                { "kernel", required_argument, NULL, ARG_KERNEL },
+                { "initramfs", required_argument, NULL, ARG_INITRAMFS },
+                { "cmdline", required_argument, NULL, ARG_CMDLINE },
+                { "cpus", required_argument, NULL, ARG_CPUS },
+                { "memory", required_argument, NULL, ARG_MEMORY },
+                { "serial", required_argument, NULL, ARG_SERIAL },
+                { "console", required_argument, NULL, ARG_CONSOLE },
+                { "no-reboot", no_argument, NULL, ARG_NO_REBOOT },
+                { "kvm-device", required_argument, NULL, ARG_KVM_DEVICE },
+                { "log-file", required_argument, NULL, ARG_LOG_FILE },
+                { "version", no_argument, NULL, 'V' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        char err[512];
+        int c, r = 0;
+
+        a->tree = cJSON_CreateObject();
+        if (!a->tree)
+                return log_error_errno(ENOMEM, "Out of memory");
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":vVh", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_KERNEL:
+                        r = cli_payload_to_json("kernel", optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_INITRAMFS:
+                        r = cli_payload_to_json("initramfs", optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_CMDLINE:
+                        r = cli_payload_to_json("cmdline", optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_CPUS:
+                        r = cli_cpus_to_json(optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_MEMORY:
+                        r = cli_memory_to_json(optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_SERIAL:
+                        r = cli_console_to_json("serial", optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_CONSOLE:
+                        r = cli_console_to_json("console", optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_NO_REBOOT:
+                        a->no_reboot = true;
+                        break;
+                case ARG_KVM_DEVICE:
+                        a->kvm_path = optarg;
+                        break;
+                case ARG_LOG_FILE:
+                        a->log_file = optarg;
+                        break;
+                case 'v':
+                        a->verbosity++;
+                        break;
+                case 'V':
+                        printf("chv-vmm v%s\n", PACKAGE_VERSION);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                case ':':
+                        return log_error_errno(EINVAL, "option '%s' needs a value", argv[optind - 1]);
+                case '?':
+                        if (optopt)
+                                return log_error_errno(EINVAL, "unknown option '-%c' (see --help)", optopt);
+                        return log_error_errno(EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+                default:
+                        return log_error_errno(EINVAL, "unexpected option");
+                }
+                if (r == -ENOMEM)
+                        return log_error_errno(r, "Out of memory");
+                if (r < 0)
+                        return log_error_errno(r, "%s", err);
+        }
+        if (optind < argc)
+                return log_error_errno(EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+        return 1;
+}
+
+typedef struct Payload {
+        uint8_t *kernel;
+        size_t kernel_size;
+        int initramfs_fd;
+        uint64_t initramfs_size;
+} Payload;
+
+static void payload_done(Payload *p)
+{
+        if (p->kernel)
+                (void) munmap(p->kernel, p->kernel_size);
+        p->initramfs_fd = safe_close(p->initramfs_fd);
+}
+
+static int open_regular(const char *what, const char *path, int *ret_fd, uint64_t *ret_size)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return log_error_errno(errno, "cannot open %s \"%s\": %m", what, path);
+        if (fstat(fd, &st) < 0)
+                return log_error_errno(errno, "cannot stat %s \"%s\": %m", what, path);
+        if (S_ISDIR(st.st_mode))
+                return log_error_errno(EISDIR, "%s \"%s\" is a directory", what, path);
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return log_error_errno(EINVAL, "%s \"%s\" is not a regular file", what, path);
+        if (st.st_size <= 0)
+                return log_error_errno(EINVAL, "%s \"%s\" is empty", what, path);
+        *ret_fd = TAKE_FD(fd);
+        *ret_size = (uint64_t) st.st_size;
+        return 0;
+}
+
+static int payload_open(const VmConfig *c, Payload *p)
+{
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t size;
+        int r;
+
+        r = open_regular("kernel", c->payload.kernel, &fd, &size);
+        if (r < 0)
+                return r;
+        if (size >= c->memory.size)
+                return log_error_errno(E2BIG, "kernel \"%s\" (%" PRIu64 " bytes) is larger than guest memory",
+                                       c->payload.kernel, size);
+        p->kernel = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p->kernel == MAP_FAILED) {
+                p->kernel = NULL;
+                return log_error_errno(errno, "cannot map kernel \"%s\": %m", c->payload.kernel);
+        }
+        p->kernel_size = size;
+
+        if (c->payload.initramfs) {
+                r = open_regular("initramfs", c->payload.initramfs, &p->initramfs_fd, &p->initramfs_size);
+                if (r < 0)
+                        return r;
+                if (p->initramfs_size >= c->memory.size)
+                        return log_error_errno(E2BIG, "initramfs \"%s\" (%" PRIu64 " bytes) is larger than guest memory",
+                                               c->payload.initramfs, p->initramfs_size);
+        }
+        return 0;
+}
+
+static int open_console_output(const ConsoleConfig *c, const char *what, int *ret)
+{
+        switch (c->mode) {
+        case CONSOLE_TTY:
+                *ret = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (*ret < 0)
+                        return log_error_errno(errno, "cannot use standard output for the %s: %m", what);
+                return 0;
+        case CONSOLE_FILE:
+                *ret = open(c->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0640);
+                if (*ret < 0)
+                        return log_error_errno(errno, "cannot open %s file \"%s\": %m", what, c->file);
+                return 0;
+        default:
+                *ret = -EBADF;
+                return 0;
+        }
+}
+
+typedef struct Runner {
+        Vm *vm;
+        sd_event *event;
+        bool no_reboot;
+        int exit_status;
+        bool stdin_raw;
+        struct termios stdin_saved;
+} Runner;
+
+static int on_vm_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Runner *run = userdata;
+        Vm *vm = run->vm;
+        char err[512];
+        VmRequest req = vm_take_request(vm);
+        int r;
+
+        switch (req) {
+        case VM_REQUEST_NONE:
+                return 0;
+        case VM_REQUEST_SHUTDOWN:
+                log_info("Guest powered off");
+                run->exit_status = EXIT_GUEST_POWEROFF;
+                break;
+        case VM_REQUEST_RESET:
+                if (run->no_reboot) {
+                        log_info("Guest reset the machine; exiting as asked (--no-reboot)");
+                        run->exit_status = EXIT_GUEST_RESET;
+                        break;
+                }
+                log_info("Guest reset the machine; rebooting");
+                vm_stop(vm);
+                r = vm_start(vm, err, sizeof err);
+                if (r < 0) {
+                        log_error_errno(r, "cannot reboot the VM: %s", err);
+                        run->exit_status = EXIT_VMM_ERROR;
+                        break;
+                }
+                return 0;
+        case VM_REQUEST_CRASH:
+                log_error("guest crashed: %s", vm->crash_reason[0] ? vm->crash_reason : "unknown reason");
+                run->exit_status = EXIT_GUEST_CRASH;
+                break;
+        case VM_REQUEST_STOP:
+                log_info("Stopping the VM");
+                run->exit_status = EXIT_STOPPED;
+                break;
+        default:
+                run->exit_status = EXIT_VMM_ERROR;
+                break;
+        }
+        vm_stop(vm);
+        return sd_event_exit(sd_event_source_get_event(s), run->exit_status);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Runner *run = userdata;
+        log_info("Received %s", strsignal((int) si->ssi_signo));
+        vm_request(run->vm, VM_REQUEST_STOP);
+        return 0;
+}
+
+static int on_stdin(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Runner *run = userdata;
+        uint8_t buf[SERIAL_FIFO_SIZE];
+        ssize_t n;
+
+        n = read(fd, buf, sizeof buf);
+        if (n <= 0) {
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return 0;
+                /* End of input: the guest keeps running without it. */
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
+        if (serial_queue_input(run->vm->serial, buf, (size_t) n) < (size_t) n)
+                log_debug("Serial receive FIFO full, dropped input");
+        return 0;
+}
+
+static void stdin_make_raw(Runner *run)
+{
+        struct termios t;
+        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &run->stdin_saved) < 0)
+                return;
+        t = run->stdin_saved;
+        cfmakeraw(&t);
+        t.c_oflag = run->stdin_saved.c_oflag; /* keep output post-processing for the log lines */
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+                run->stdin_raw = true;
+}
+
+static void stdin_restore(Runner *run)
+{
+        if (run->stdin_raw)
+                (void) tcsetattr(STDIN_FILENO, TCSANOW, &run->stdin_saved);
+}
+
+static int run_vm(Vm *vm, bool no_reboot, bool serial_stdin)
+{
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        Runner run = { .vm = vm, .no_reboot = no_reboot, .exit_status = EXIT_VMM_ERROR };
+        static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+        char err[512];
+        sigset_t mask;
+        int r;
+
+        r = sd_event_new(&event);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event loop: %m");
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                sigaddset(&mask, signals[i]);
+        }
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                r = sd_event_add_signal(event, NULL, signals[i], on_signal, &run);
+                if (r < 0)
+                        return log_error_errno(r, "cannot watch signal %d: %m", signals[i]);
+        }
+        r = sd_event_add_io(event, NULL, vm->event_fd, EPOLLIN, on_vm_event, &run);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch the VM: %m");
+        if (serial_stdin && vm->serial) {
+                int flags = fcntl(STDIN_FILENO, F_GETFL);
+                /* Only a stdin that epoll can watch (a tty, pipe or socket); regular files are skipped. */
+                if (flags >= 0 && fcntl(STDIN_FILENO, F_SETFL, flags | O_NONBLOCK) >= 0 &&
+                    sd_event_add_io(event, NULL, STDIN_FILENO, EPOLLIN, on_stdin, &run) >= 0)
+                        stdin_make_raw(&run);
+        }
+
+        r = vm_start(vm, err, sizeof err);
+        if (r < 0) {
+                stdin_restore(&run);
+                return log_error_errno(r, "%s", err);
+        }
+        log_info("Booting %s through the %s entry at 0x%" PRIx64 " with %" PRIu32 " vCPU(s) and %" PRIu64 " MiB",
+                 vm->kernel.format, boot_protocol_to_string(vm->kernel.protocol), vm->kernel.entry,
+                 vm->config->cpus.boot_vcpus, vm->config->memory.size / MiB);
+
+        r = sd_event_loop(event);
+        stdin_restore(&run);
+        vm_stop(vm);
+        if (r < 0)
+                return log_error_errno(r, "event loop failed: %m");
+        return run.exit_status;
+}
+
+int main(int argc, char **argv)
+{
+        _cleanup_(kvm_freep) Kvm *kvm = NULL;
+        _cleanup_(vm_freep) Vm *vm = NULL;
+        _cleanup_close_ int serial_fd = -EBADF;
+        Args args = { .kvm_path = "/dev/kvm" };
+        Payload payload = { .initramfs_fd = -EBADF };
+        VmConfig config;
+        const char *missing = NULL;
+        uint64_t host_mem;
+        char err[512];
+        int r, status = EXIT_VMM_ERROR;
+
+        vm_config_init(&config);
+        log_set_program("chv-vmm");
+        log_set_thread_name("vmm");
+
+        r = parse_args(argc, argv, &args);
+        if (r <= 0) {
+                status = r == 0 ? EXIT_SUCCESS : EXIT_VMM_ERROR;
+                goto out;
+        }
+        log_set_max_level(args.verbosity >= 2 ? LOG_DEBUG : args.verbosity == 1 ? LOG_INFO : LOG_WARNING);
+        if (args.log_file) {
+                r = log_open_file(args.log_file);
+                if (r < 0) {
+                        log_error_errno(r, "cannot open log file \"%s\": %m", args.log_file);
+                        goto out;
+                }
+        }
+
+        r = vm_config_from_json(args.tree, &config, err, sizeof err);
+        if (r < 0) {
+                log_error_errno(r, "invalid configuration: %s", err);
+                goto out;
+        }
+        if (host_memory_limit(&host_mem) >= 0 && config.memory.size > host_mem) {
+                log_error("memory: size=%" PRIu64 "M is more than this host has (%" PRIu64 "M of RAM and swap)",
+                          config.memory.size / MiB, host_mem / MiB);
+                goto out;
+        }
+        if (config.console.mode != CONSOLE_OFF && config.console.mode != CONSOLE_NULL)
+                log_debug("No virtio console device yet: --console is accepted and has no effect");
+
+        r = payload_open(&config, &payload);
+        if (r < 0)
+                goto out;
+        r = open_console_output(&config.serial, "serial port", &serial_fd);
+        if (r < 0)
+                goto out;
+
+        r = kvm_open(args.kvm_path, &kvm, &missing);
+        if (r < 0) {
+                if (missing)
+                        log_error("%s: KVM lacks %s, which chv needs", args.kvm_path, missing);
+                else
+                        log_error_errno(r, "cannot open %s: %m", args.kvm_path);
+                goto out;
+        }
+
+        VmHost host = {
+                .kernel = payload.kernel,
+                .kernel_size = payload.kernel_size,
+                .initramfs_fd = payload.initramfs_fd,
+                .initramfs_size = payload.initramfs_size,
+                .serial_out_fd = serial_fd,
+        };
+        r = vm_new(kvm, &config, &host, &vm, err, sizeof err);
+        if (r < 0) {
+                if (r == -ENOMEM && !err[0])
+                        log_error("out of memory");
+                else
+                        log_error_errno(r, "%s", err);
+                goto out;
+        }
+
+        status = run_vm(vm, args.no_reboot, config.serial.mode == CONSOLE_TTY);
+        if (status < 0)
+                status = EXIT_VMM_ERROR;
+out:
+        vm = vm_free(vm);
+        payload_done(&payload);
+        vm_config_done(&config);
+        cJSON_Delete(args.tree);
+        return status;
+}

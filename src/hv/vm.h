@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "device.h"
+#include "guest-memory.h"
+#include "iobus.h"
+#include "kvm.h"
+#include "legacy.h"
+#include "loader.h"
+#include "serial.h"
+#include "vm-config.h"
+
+typedef struct Vm Vm;
+
+typedef struct Vcpu {
+        Vm *vm;
+        unsigned id;
+        int fd;
+        struct kvm_run *run;
+        pthread_t thread;
+        bool thread_started;
+        uint64_t exits;
+} Vcpu;
+
+/* Everything the host gives a VM besides its configuration. */
+typedef struct VmHost {
+        const uint8_t *kernel; /* the kernel image, mapped */
+        size_t kernel_size;
+        int initramfs_fd; /* or -1 */
+        uint64_t initramfs_size;
+        int serial_out_fd; /* -1: no output; serial off is config.serial.mode == CONSOLE_OFF */
+} VmHost;
+
+struct Vm {
+        Kvm *kvm;
+        const VmConfig *config;
+        VmHost host;
+        GuestMemory *mem;
+        int fd; /* the KVM VM, recreated on every (re)boot */
+
+        IoBus pio;
+        IoBus mmio;
+        VmControl control;
+        DebugPort debug_port;
+        Serial *serial;
+        Rtc *rtc;
+
+        Vcpu *vcpus;
+        unsigned n_vcpus;
+        KernelImage kernel;
+        uint64_t boots;
+
+        /* The first request since the boot wins; the event fd tells the main loop. */
+        _Atomic int request;
+        _Atomic bool stopping;
+        int event_fd;
+        char crash_reason[256];
+
+        /* Boot markers: the first guest output byte, and debug port codes. */
+        _Atomic double first_output;
+};
+
+/* Creates the VM's lasting parts: guest memory, buses, devices. Nothing runs yet. */
+int vm_new(Kvm *kvm, const VmConfig *config, const VmHost *host, Vm **ret, char *err, size_t errlen);
+Vm *vm_free(Vm *vm);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
+
+/* Creates the KVM VM and vCPUs, loads the kernel and starts the vCPU threads. */
+int vm_start(Vm *vm, char *err, size_t errlen);
+/* Stops and joins the vCPU threads and closes the KVM VM. Safe to call twice. */
+void vm_stop(Vm *vm);
+/* Asks the VM to stop with reason r (the first request after a start wins). Thread-safe. */
+void vm_request(Vm *vm, VmRequest r);
+/* Reads and clears the pending request (after event_fd became readable). */
+VmRequest vm_take_request(Vm *vm);
