@@ -233,6 +233,7 @@ static int open_console_output(const ConsoleConfig *c, const char *what, int *re
 
 typedef struct Runner {
         Vm *vm;
+        Kvm *kvm;
         sd_event *event;
         bool no_reboot;
         int exit_status;
@@ -263,7 +264,7 @@ static int on_vm_event(sd_event_source *s, int fd, uint32_t revents, void *userd
                 }
                 log_info("Guest reset the machine; rebooting");
                 vm_stop(vm);
-                r = vm_start(vm, err, sizeof err);
+                r = vm_start(vm, run->kvm, err, sizeof err);
                 if (r < 0) {
                         log_error_errno(r, "cannot reboot the VM: %s", err);
                         run->exit_status = EXIT_VMM_ERROR;
@@ -330,10 +331,10 @@ static void stdin_restore(Runner *run)
                 (void) tcsetattr(STDIN_FILENO, TCSANOW, &run->stdin_saved);
 }
 
-static int run_vm(Vm *vm, bool no_reboot, bool serial_stdin)
+static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin)
 {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        Runner run = { .vm = vm, .no_reboot = no_reboot, .exit_status = EXIT_VMM_ERROR };
+        Runner run = { .vm = vm, .kvm = kvm, .no_reboot = no_reboot, .exit_status = EXIT_VMM_ERROR };
         static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
         char err[512];
         sigset_t mask;
@@ -363,7 +364,7 @@ static int run_vm(Vm *vm, bool no_reboot, bool serial_stdin)
                         stdin_make_raw(&run);
         }
 
-        r = vm_start(vm, err, sizeof err);
+        r = vm_start(vm, kvm, err, sizeof err);
         if (r < 0) {
                 stdin_restore(&run);
                 return log_error_errno(r, "%s", err);
@@ -431,6 +432,22 @@ int main(int argc, char **argv)
         if (r < 0)
                 goto out;
 
+        VmHost host = {
+                .kernel = payload.kernel,
+                .kernel_size = payload.kernel_size,
+                .initramfs_fd = payload.initramfs_fd,
+                .initramfs_size = payload.initramfs_size,
+                .serial_out_fd = serial_fd,
+        };
+        r = vm_new(&config, &host, &vm, err, sizeof err);
+        if (r < 0) {
+                if (r == -ENOMEM && !err[0])
+                        log_error("out of memory");
+                else
+                        log_error_errno(r, "%s", err);
+                goto out;
+        }
+
         r = kvm_open(args.kvm_path, &kvm, &missing);
         if (r < 0) {
                 if (missing)
@@ -440,23 +457,7 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        VmHost host = {
-                .kernel = payload.kernel,
-                .kernel_size = payload.kernel_size,
-                .initramfs_fd = payload.initramfs_fd,
-                .initramfs_size = payload.initramfs_size,
-                .serial_out_fd = serial_fd,
-        };
-        r = vm_new(kvm, &config, &host, &vm, err, sizeof err);
-        if (r < 0) {
-                if (r == -ENOMEM && !err[0])
-                        log_error("out of memory");
-                else
-                        log_error_errno(r, "%s", err);
-                goto out;
-        }
-
-        status = run_vm(vm, args.no_reboot, config.serial.mode == CONSOLE_TTY);
+        status = run_vm(vm, kvm, args.no_reboot, config.serial.mode == CONSOLE_TTY);
         if (status < 0)
                 status = EXIT_VMM_ERROR;
 out:

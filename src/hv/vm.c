@@ -66,7 +66,9 @@ VmRequest vm_take_request(Vm *vm)
         return (VmRequest) atomic_exchange(&vm->request, VM_REQUEST_NONE);
 }
 
-int vm_new(Kvm *kvm, const VmConfig *config, const VmHost *host, Vm **ret, char *err, size_t errlen)
+static int vm_load_payload(Vm *vm, char *err, size_t errlen);
+
+int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size_t errlen)
 {
         _cleanup_(vm_freep) Vm *vm = NULL;
         int r;
@@ -75,7 +77,6 @@ int vm_new(Kvm *kvm, const VmConfig *config, const VmHost *host, Vm **ret, char 
         if (!vm)
                 return -ENOMEM;
         vm->fd = -EBADF;
-        vm->kvm = kvm;
         vm->config = config;
         vm->host = *host;
         vm->control = (VmControl) { .request = vm_control_cb, .ctx = vm };
@@ -84,10 +85,6 @@ int vm_new(Kvm *kvm, const VmConfig *config, const VmHost *host, Vm **ret, char 
         vm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->event_fd < 0)
                 return negative_errno();
-
-        if (config->cpus.max_vcpus > (unsigned) kvm->max_vcpus)
-                return fail(-EINVAL, err, errlen, "cpus.max_vcpus: %" PRIu32 " is more than KVM allows here (%d)",
-                            config->cpus.max_vcpus, kvm->max_vcpus);
 
         r = guest_memory_new(config->memory.size, config->memory.shared, config->memory.hugepages,
                              config->memory.prefault, &vm->mem);
@@ -114,6 +111,10 @@ int vm_new(Kvm *kvm, const VmConfig *config, const VmHost *host, Vm **ret, char 
                                 &vm->control, "acpi-shutdown")) < 0)
                 return r;
 
+        r = vm_load_payload(vm, err, errlen);
+        if (r < 0)
+                return r;
+        vm->payload_loaded = true;
         *ret = TAKE_PTR(vm);
         return 0;
 }
@@ -401,16 +402,24 @@ static void *vcpu_thread(void *userdata)
                         vcpu_crash(v, "unexpected KVM exit %u", v->run->exit_reason);
                         goto out;
                 }
+                /* Once the machine is going down (power-off, reset), no more guest code on this vCPU. */
+                if (atomic_load(&vm->request) != VM_REQUEST_NONE)
+                        break;
         }
 out:
         return NULL;
 }
 
-int vm_start(Vm *vm, char *err, size_t errlen)
+int vm_start(Vm *vm, Kvm *kvm, char *err, size_t errlen)
 {
         const unsigned n = vm->config->cpus.boot_vcpus;
         sigset_t mask, old;
         int r;
+
+        if (vm->config->cpus.max_vcpus > (unsigned) kvm->max_vcpus)
+                return fail(-EINVAL, err, errlen, "cpus.max_vcpus: %" PRIu32 " is more than KVM allows here (%d)",
+                            vm->config->cpus.max_vcpus, kvm->max_vcpus);
+        vm->kvm = kvm;
 
         atomic_store(&vm->stopping, false);
         atomic_store(&vm->request, VM_REQUEST_NONE);
@@ -422,9 +431,12 @@ int vm_start(Vm *vm, char *err, size_t errlen)
         r = vm_create_kvm_vm(vm, err, errlen);
         if (r < 0)
                 goto fail;
-        r = vm_load_payload(vm, err, errlen);
-        if (r < 0)
-                goto fail;
+        if (!vm->payload_loaded) {
+                r = vm_load_payload(vm, err, errlen);
+                if (r < 0)
+                        goto fail;
+        }
+        vm->payload_loaded = false; /* the next start is a reboot: load afresh */
 
         vm->vcpus = calloc(n, sizeof *vm->vcpus);
         if (!vm->vcpus) {

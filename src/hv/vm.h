@@ -52,6 +52,7 @@ struct Vm {
         unsigned n_vcpus;
         KernelImage kernel;
         uint64_t boots;
+        bool payload_loaded;
 
         /* The first request since the boot wins; the event fd tells the main loop. */
         _Atomic int request;
@@ -63,13 +64,16 @@ struct Vm {
         _Atomic double first_output;
 };
 
-/* Creates the VM's lasting parts: guest memory, buses, devices. Nothing runs yet. */
-int vm_new(Kvm *kvm, const VmConfig *config, const VmHost *host, Vm **ret, char *err, size_t errlen);
+/*
+ * Creates the VM's lasting parts: guest memory, buses, devices, and loads the payload into guest memory
+ * (so a bad kernel or initramfs is reported before KVM is touched). Nothing runs yet.
+ */
+int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size_t errlen);
 Vm *vm_free(Vm *vm);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
 
-/* Creates the KVM VM and vCPUs, loads the kernel and starts the vCPU threads. */
-int vm_start(Vm *vm, char *err, size_t errlen);
+/* Creates the KVM VM and vCPUs and starts the vCPU threads; a reboot loads the payload afresh. */
+int vm_start(Vm *vm, Kvm *kvm, char *err, size_t errlen);
 /* Stops and joins the vCPU threads and closes the KVM VM. Safe to call twice. */
 void vm_stop(Vm *vm);
 /* Asks the VM to stop with reason r (the first request after a start wins). Thread-safe. */
