@@ -212,7 +212,8 @@ static int payload_open(const VmConfig *c, Payload *p)
         return 0;
 }
 
-static int open_console_output(const ConsoleConfig *c, const char *what, int *ret)
+/* *ret_created is set when the file did not exist before, so a failed start can remove it again. */
+static int open_console_output(const ConsoleConfig *c, const char *what, int *ret, bool *ret_created)
 {
         switch (c->mode) {
         case CONSOLE_TTY:
@@ -221,7 +222,10 @@ static int open_console_output(const ConsoleConfig *c, const char *what, int *re
                         return log_error_errno(errno, "cannot use standard output for the %s: %m", what);
                 return 0;
         case CONSOLE_FILE:
-                *ret = open(c->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0640);
+                *ret = open(c->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0640);
+                *ret_created = *ret >= 0;
+                if (*ret < 0 && errno == EEXIST)
+                        *ret = open(c->file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
                 if (*ret < 0)
                         return log_error_errno(errno, "cannot open %s file \"%s\": %m", what, c->file);
                 return 0;
@@ -331,7 +335,7 @@ static void stdin_restore(Runner *run)
                 (void) tcsetattr(STDIN_FILENO, TCSANOW, &run->stdin_saved);
 }
 
-static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin)
+static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin, bool *ret_started)
 {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         Runner run = { .vm = vm, .kvm = kvm, .no_reboot = no_reboot, .exit_status = EXIT_VMM_ERROR };
@@ -369,6 +373,7 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin)
                 stdin_restore(&run);
                 return log_error_errno(r, "%s", err);
         }
+        *ret_started = true;
         log_info("Booting %s through the %s entry at 0x%" PRIx64 " with %" PRIu32 " vCPU(s) and %" PRIu64 " MiB",
                  vm->kernel.format, boot_protocol_to_string(vm->kernel.protocol), vm->kernel.entry,
                  vm->config->cpus.boot_vcpus, vm->config->memory.size / MiB);
@@ -392,6 +397,7 @@ int main(int argc, char **argv)
         const char *missing = NULL;
         uint64_t host_mem;
         char err[512];
+        bool serial_created = false, started = false;
         int r, status = EXIT_VMM_ERROR;
 
         vm_config_init(&config);
@@ -428,7 +434,7 @@ int main(int argc, char **argv)
         r = payload_open(&config, &payload);
         if (r < 0)
                 goto out;
-        r = open_console_output(&config.serial, "serial port", &serial_fd);
+        r = open_console_output(&config.serial, "serial port", &serial_fd, &serial_created);
         if (r < 0)
                 goto out;
 
@@ -457,10 +463,13 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        status = run_vm(vm, kvm, args.no_reboot, config.serial.mode == CONSOLE_TTY);
+        status = run_vm(vm, kvm, args.no_reboot, config.serial.mode == CONSOLE_TTY, &started);
         if (status < 0)
                 status = EXIT_VMM_ERROR;
 out:
+        /* A VM that never started leaves nothing behind. */
+        if (!started && serial_created)
+                (void) unlink(config.serial.file);
         vm = vm_free(vm);
         payload_done(&payload);
         vm_config_done(&config);
