@@ -21,7 +21,7 @@
 /* Counted delays, in port reads (see io_delay()); generous, as nothing here depends on a timer. */
 #define DELAY_AFTER_INIT    10000
 #define DELAY_AFTER_SIPI    300
-#define WAIT_FOR_APS        3000000
+#define WAIT_FOR_APS        5000000
 #define ICR_IDLE_POLL_MAX   100000
 
 struct mp_floating {
@@ -169,7 +169,9 @@ const char *scenario_cpus(void)
                 if (*p == 0) {
                         const struct mp_processor *cpu = (const void *) p;
 
-                        if ((cpu->flags & 1) && count < MAX_CPUS)
+                        if (!(cpu->flags & 1))
+                                print("cpus: processor entry for APIC ID %u is disabled\n", cpu->apic_id);
+                        else if (count < MAX_CPUS)
                                 apic_ids[count++] = cpu->apic_id;
                 }
                 p += size;
