@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# kernel-boot-test.sh vmlinux|bzImage VCPUS MEMORY CHV_VMM INIT_BINARY
+#
+# Boots the small Linux test kernel (tests/guest/linux) with chv-vmm and an initramfs holding
+# INIT_BINARY, and checks the console: the kernel reaches "Run /init as init process" with the
+# memory and CPU count given, and, where KVM can run guest userspace, /init reports the same.
+set -euo pipefail
+
+image=$1 vcpus=$2 memory=$3 vmm=$4 init=$5
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+kvmhost_run=${KVMHOST_RUN:-$top/tests/kvmhost/run}
+
+if [ "${CHV_KERNEL_TEST_INSIDE:-}" != 1 ]; then
+    kdir=$("$top/tests/guest/linux/build-kernel.sh" | tail -n 1)
+    work=$(mktemp -d "${TMPDIR:-/tmp}/chv-kernel-test.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    "$top/tests/guest/linux/make-initramfs.sh" "$work/initramfs.cpio.gz" "$init" >/dev/null
+    cp "$kdir/$image" "$work/$image"
+    export CHV_KERNEL_TEST_INSIDE=1 CHV_KERNEL_TEST_WORK=$work
+    "$kvmhost_run" --rw "$work" -- "$0" "$@"
+    exit $?
+fi
+
+work=$CHV_KERNEL_TEST_WORK
+mem_mib=${memory%M}
+cmdline="console=ttyS0 skip_int3_selftest noxsave nofsgsbase clearcpuid=xsave,popcnt,cx16,smap,rdrand,rdseed,erms,fsrm panic=-1"
+if [ "$vcpus" -gt 1 ]; then
+    # Linux's paravirtual IPIs hang on software-assisted KVMs; without them the TSC must be given.
+    khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+    cmdline="$cmdline nopv tsc_early_khz=$khz tsc=reliable"
+fi
+
+userspace=1
+if [ -e /sys/module/kvm_pvm ]; then
+    userspace=0
+    echo "SKIP (part): this KVM (kvm_pvm) cannot run guest userspace, so /init's own lines are not checked"
+fi
+
+checks=(--expect "Run /init as init process"
+        --expect "smp: Brought up 1 node, $vcpus CPU"
+        --expect "Command line: $cmdline"
+        --expect "Linux version 6.1"
+        --reject "Kernel panic")
+if [ "$userspace" = 1 ]; then
+    checks+=(--expect "chv-test-init: hello from /init" --expect "chv-test-init: cpus=$vcpus "
+             --sigterm-after "reboot: Power down")
+else
+    checks+=(--sigterm-after "Run /init as init process")
+fi
+
+set +e
+"$here/boot-test.sh" --inside "${checks[@]}" --expect-exit 4 --timeout 900 -- \
+    "$vmm" --kernel "$work/$image" --initramfs "$work/initramfs.cpio.gz" --cmdline "$cmdline" \
+    --cpus "boot=$vcpus" --memory "size=$memory" --serial tty --console off >"$work/result" 2>&1
+status=$?
+set -e
+cat "$work/result"
+[ $status = 0 ] || exit $status
+
+# The memory the kernel found must be what was given: "Memory: USEDK/TOTALK available", where TOTAL
+# is the RAM of the e820 map less the first MiB's holes.
+total=$(sed -n 's/.*Memory: [0-9]*K\/\([0-9]*\)K available.*/\1/p' "$work/result" | head -n 1)
+if [ -z "$total" ]; then
+    echo "FAIL: no 'Memory: ...K available' line"
+    exit 1
+fi
+want=$((mem_mib * 1024))
+if [ "$total" -gt "$want" ] || [ "$total" -lt $((want - 1024)) ]; then
+    echo "FAIL: the kernel found ${total}K of memory, expected about ${want}K"
+    exit 1
+fi
+if [ "$userspace" = 1 ]; then
+    kib=$(sed -n 's/.*chv-test-init: cpus=[0-9]* mem_kib=\([0-9]*\).*/\1/p' "$work/result" | head -n 1)
+    if [ -z "$kib" ] || [ "$kib" -gt "$want" ] || [ "$kib" -lt $((want * 8 / 10)) ]; then
+        echo "FAIL: /init saw MemTotal ${kib:-?} kB for ${want} KiB given"
+        exit 1
+    fi
+fi
+echo "OK: ${total}K of memory, $vcpus vCPU(s), through $image"
