@@ -16,8 +16,13 @@
 #define LCR_DLAB 0x80
 #define LSR_THRE 0x20
 
-/* Bounded so that a UART that never reports an empty THR cannot hang the guest. */
-#define THRE_POLL_MAX 100000
+/*
+ * Bounded so that a UART that never reports an empty THR cannot hang the guest: once a wait has timed
+ * out, the guest stops waiting.
+ */
+#define THRE_POLL_MAX 10000
+
+static bool thre_stuck;
 
 void serial_init(void)
 {
@@ -32,9 +37,13 @@ void serial_init(void)
 
 void serial_putc(char c)
 {
-        for (unsigned i = 0; i < THRE_POLL_MAX; i++)
+        unsigned i;
+
+        for (i = 0; i < THRE_POLL_MAX && !thre_stuck; i++)
                 if (inb(COM1 + UART_LSR) & LSR_THRE)
                         break;
+        if (i == THRE_POLL_MAX)
+                thre_stuck = true;
         outb(COM1 + UART_THR, (uint8_t) c);
 }
 

@@ -25,7 +25,7 @@
 
 /* About 100 ms or more of port reads: a reset that worked never comes back from it. */
 #define RESET_WAIT    100000
-#define UIP_POLL_MAX  1000000
+#define UIP_POLL_MAX  100000
 
 struct rtc_time {
         uint8_t sec, min, hour, day, month, year, century;

@@ -18,11 +18,16 @@
 #define APIC_BASE_ENABLE    (1u << 11)
 #define APIC_BASE_X2APIC    (1u << 10)
 
-/* Counted delays, in port reads (see io_delay()); generous, as nothing here depends on a timer. */
-#define DELAY_AFTER_INIT    10000
-#define DELAY_AFTER_SIPI    300
-#define WAIT_FOR_APS        5000000
-#define ICR_IDLE_POLL_MAX   100000
+/*
+ * Counted delays, in port reads (see io_delay()). A port read costs from a fraction of a microsecond
+ * (emulators) to tens of microseconds (nested virtualization), so the wait for the APs is also cut
+ * short by the RTC's seconds register, where there is an RTC. No PIT, no TSC.
+ */
+#define DELAY_AFTER_INIT     1000
+#define DELAY_AFTER_SIPI     100
+#define WAIT_FOR_APS         50000000u
+#define WAIT_FOR_APS_SECONDS 10
+#define ICR_IDLE_POLL_MAX    100000
 
 struct mp_floating {
         char signature[4];
@@ -113,6 +118,24 @@ static void delay(unsigned n)
 {
         for (unsigned i = 0; i < n; i++)
                 io_delay();
+}
+
+static void wait_for_aps(unsigned aps)
+{
+        uint8_t last = cmos_read(0), now;
+        unsigned seconds = 0;
+
+        for (uint32_t i = 0; i < WAIT_FOR_APS && ap_online_count < aps; i++) {
+                io_delay();
+                if (i % 256 != 255)
+                        continue;
+                now = cmos_read(0);
+                if (now != last) {
+                        last = now;
+                        if (++seconds > WAIT_FOR_APS_SECONDS)
+                                break;
+                }
+        }
 }
 
 static bool send_ipi(uint8_t apic_id, uint32_t icr)
@@ -219,8 +242,7 @@ const char *scenario_cpus(void)
                 delay(DELAY_AFTER_SIPI);
         }
 
-        for (unsigned i = 0; i < WAIT_FOR_APS && ap_online_count < aps; i++)
-                io_delay();
+        wait_for_aps(aps);
         online = 1 + ap_online_count;
         if (online < 1 + aps)
                 print("cpus: timeout waiting for %u of %u APs\n", 1 + aps - online, aps);

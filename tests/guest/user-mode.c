@@ -13,7 +13,7 @@ struct user_report user_report;
 
 static void user_putc(char c)
 {
-        for (unsigned i = 0; i < 100000; i++)
+        for (unsigned i = 0; i < 10000; i++)
                 if (inb(COM1 + 5) & LSR_THRE)
                         break;
         outb(COM1, (uint8_t) c);
