@@ -123,14 +123,20 @@ ap_trampoline_end:
 .macro TRAP_STUB vector
         .balign 16
 trap_stub_\vector:
-.if \vector != 8 && \vector != 10 && \vector != 11 && \vector != 12 && \vector != 13 && \vector != 14 && \vector != 17 && \vector != 21 && \vector != 29 && \vector != 30
+        /* #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP, #VC and #SX push an error code. */
+        .set has_error, (\vector == 8) || (\vector >= 10 && \vector <= 14) || (\vector == 17)
+        .set has_error, has_error || (\vector == 21) || (\vector == 29) || (\vector == 30)
+.if has_error == 0
         pushq $0
 .endif
         pushq $\vector
         jmp trap_common
 .endm
 
-.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+        TRAP_STUB \v
+.endr
+.irp v, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
         TRAP_STUB \v
 .endr
 
@@ -194,7 +200,10 @@ user_return_stub:
         .balign 8
         .globl trap_stub_table
 trap_stub_table:
-.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+.irp v, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+        .quad trap_stub_\v
+.endr
+.irp v, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
         .quad trap_stub_\v
 .endr
 

@@ -15,32 +15,32 @@
 #define TSS_SEL     0x30
 
 /* Debug port markers (byte writes to port 0x80). */
-#define DEBUG_PORT           0x80
-#define MARK_ENTRY           0x40
-#define MARK_LONG_MODE       0x41
-#define MARK_USER            0x60
-#define MARK_POWER_OFF       0x5f
+#define DEBUG_PORT     0x80
+#define MARK_ENTRY     0x40
+#define MARK_LONG_MODE 0x41
+#define MARK_USER      0x60
+#define MARK_POWER_OFF 0x5f
 
 /* The only low-memory area the guest may use: the AP start-up trampoline lives here. */
-#define TRAMPOLINE_BASE      0x10000
-#define TRAMPOLINE_VECTOR    (TRAMPOLINE_BASE >> 12)
+#define TRAMPOLINE_BASE   0x10000
+#define TRAMPOLINE_VECTOR (TRAMPOLINE_BASE >> 12)
 
 /* The 2 MiB page that CPL3 code may touch: code and data from the image, a stack and a buffer. */
-#define USER_BASE            0x400000
-#define USER_STACK_TOP       0x500000
-#define USER_BUF             0x500000
-#define USER_BUF_SIZE        0x100000
-#define USER_END             0x600000
+#define USER_BASE      0x400000
+#define USER_STACK_TOP 0x500000
+#define USER_BUF       0x500000
+#define USER_BUF_SIZE  0x100000
+#define USER_END       0x600000
 
 /* Vector of the DPL 3 gate through which CPL3 code returns to CPL0. */
-#define USER_RETURN_VECTOR   0x81
+#define USER_RETURN_VECTOR 0x81
 
-#define PTE_PRESENT          0x001
-#define PTE_WRITE            0x002
-#define PTE_USER             0x004
-#define PTE_PWT              0x008
-#define PTE_PCD              0x010
-#define PTE_LARGE            0x080
+#define PTE_PRESENT        0x001
+#define PTE_WRITE          0x002
+#define PTE_USER           0x004
+#define PTE_PWT            0x008
+#define PTE_PCD            0x010
+#define PTE_LARGE          0x080
 
 #ifndef __ASSEMBLER__
 

@@ -92,9 +92,13 @@ fi
 
 status=0
 if [ "$expect_fail" -eq 1 ]; then
-    grep -q '^chv-test-guest: result=FAIL' "$out" || { echo "run-qemu.sh: no result=FAIL line" >&2; status=1; }
+    result='^chv-test-guest: result=FAIL'
 else
-    grep -qx 'chv-test-guest: result=PASS' "$out" || { echo "run-qemu.sh: no result=PASS line" >&2; status=1; }
+    result='^chv-test-guest: result=PASS$'
+fi
+if ! grep -q "$result" "$out"; then
+    echo "run-qemu.sh: no line matching $result" >&2
+    status=1
 fi
 for e in "${expects[@]}"; do
     if ! awk -v p="$e" 'index($0, p) == 1 { found = 1 } END { exit !found }' "$out"; then

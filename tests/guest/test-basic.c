@@ -2,12 +2,12 @@
 /* Scenarios serial, cmdline, halt and exception. */
 #include "guest.h"
 
-#define COM1        0x3f8
-#define UART_DLL    0
-#define UART_DLM    1
-#define UART_LCR    3
-#define UART_SCR    7
-#define LCR_DLAB    0x80
+#define COM1             0x3f8
+#define UART_DLL         0
+#define UART_DLM         1
+#define UART_LCR         3
+#define UART_SCR         7
+#define LCR_DLAB         0x80
 
 #define PATTERN_LINE_LEN 200
 

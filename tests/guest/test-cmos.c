@@ -24,8 +24,8 @@
 #define I8042_RESET   0xfe
 
 /* About 100 ms or more of port reads: a reset that worked never comes back from it. */
-#define RESET_WAIT    100000
-#define UIP_POLL_MAX  100000
+#define RESET_WAIT   100000
+#define UIP_POLL_MAX 100000
 
 struct rtc_time {
         uint8_t sec, min, hour, day, month, year, century;
@@ -99,8 +99,8 @@ const char *scenario_rtc(void)
 
         print("rtc: %04u-%02u-%02uT%02u:%02u:%02u\n", year, t.month, t.day, hour, t.min, t.sec);
         print("rtc: regb=0x%02x\n", regb);
-        if (t.sec > 59 || t.min > 59 || hour > 23 || t.day < 1 || t.day > 31 || t.month < 1 || t.month > 12 ||
-            t.year > 99)
+        if (t.sec > 59 || t.min > 59 || hour > 23 || t.day < 1 || t.day > 31 || t.month < 1 ||
+            t.month > 12 || t.year > 99)
                 return "RTC time out of range";
         return NULL;
 }

@@ -220,7 +220,8 @@ const char *scenario_cpus(void)
         lapic_write(LAPIC_SVR, 0x1ff); /* software enable, spurious vector 0xff */
         bsp_id = (uint8_t) (lapic_read(LAPIC_ID) >> 24);
 
-        memcpy(phys(TRAMPOLINE_BASE), ap_trampoline_start, (size_t) (ap_trampoline_end - ap_trampoline_start));
+        memcpy(phys(TRAMPOLINE_BASE), ap_trampoline_start,
+               (size_t) (ap_trampoline_end - ap_trampoline_start));
 
         /* INIT to every AP, then two SIPIs to each; an AP that already runs ignores the second. */
         for (unsigned i = 0; i < count; i++) {
