@@ -65,13 +65,13 @@ if [ -z "$accel" ]; then
 fi
 
 args=(
-    -M microvm,rtc=on
+    -M "microvm,rtc=on"
     -accel "$accel"
     -kernel "$guest"
     -append "test=$scenario${append:+ $append}"
     -nographic
     -no-reboot
-    -device isa-debug-exit,iobase=0xf4,iosize=1
+    -device "isa-debug-exit,iobase=0xf4,iosize=1"
 )
 [ -n "${QEMU_SMP:-}" ] && args+=(-smp "$QEMU_SMP")
 [ -n "${QEMU_MEM:-}" ] && args+=(-m "$QEMU_MEM")
