@@ -86,6 +86,11 @@ static void put32(size_t off, uint32_t v)
         memcpy(img.data + off, &v, sizeof v);
 }
 
+static void put64(size_t off, uint64_t v)
+{
+        memcpy(img.data + off, &v, sizeof v);
+}
+
 /* Address of the first non-zero byte of guest memory in [gpa, gpa+len), or -1. */
 static int64_t first_nonzero(uint64_t gpa, uint64_t len)
 {
@@ -752,8 +757,10 @@ static void build_bzimage(void)
         img.data[0x211] = 0x01; /* loadflags: LOADED_HIGH */
         put32(0x214, 0x100000); /* code32_start */
         put32(0x22c, 0x7fffffff);
-        put32(0x230, 0x200000); /* kernel_alignment */
+        /* Relocatable, preferring 1 MiB: the kernel runs where it is loaded (see bzimage_runtime_start). */
+        put32(0x230, 0x100000); /* kernel_alignment */
         img.data[0x234] = 1;    /* relocatable_kernel */
+        put64(0x258, 0x100000); /* pref_address */
         put16(0x236, 0x3);      /* xloadflags: KERNEL_64, CAN_BE_LOADED_ABOVE_4G */
         put32(0x238, 2047);     /* cmdline_size */
         put32(0x260, 0x400000); /* init_size */
@@ -839,6 +846,71 @@ Test(loader, bzimage_init_size_up_to_the_end_of_ram)
         put32(0x260, (uint32_t) (MEM_SIZE - LOADER_HIGH_RAM_START));
         load_ok(&k);
         cr_assert(eq(u64, k.load_end, MEM_SIZE));
+}
+
+/*
+ * init_size counts from the kernel's runtime start address, not from where the image was loaded: a
+ * relocatable kernel loaded below pref_address moves itself up to pref_address (rounded up to
+ * kernel_alignment) before decompressing, and a non-relocatable one runs at pref_address
+ * (Documentation/arch/x86/boot.rst, init_size). What the kernel needs ends there, plus init_size.
+ */
+Test(loader, bzimage_runtime_start)
+{
+        KernelImage k;
+
+        /* Linux's usual header: 16 MiB preferred, 2 MiB alignment. */
+        build_bzimage();
+        put64(0x258, 0x1000000);
+        put32(0x230, 0x200000);
+        put32(0x260, 0x2000000);
+        load_ok(&k);
+        cr_assert(eq(u64, k.entry, 0x100200), "the 64-bit entry is where the image was loaded");
+        cr_assert(eq(u64, k.load_end, 0x1000000 + 0x2000000));
+
+        /* No preference: the load address rounded up to the alignment. */
+        build_bzimage();
+        put64(0x258, 0);
+        put32(0x230, 0x200000);
+        load_ok(&k);
+        cr_assert(eq(u64, k.load_end, 0x200000 + 0x400000));
+
+        /* Not relocatable: pref_address itself. */
+        build_bzimage();
+        img.data[0x234] = 0;
+        put64(0x258, 0x800000);
+        load_ok(&k);
+        cr_assert(eq(u64, k.load_end, 0x800000 + 0x400000));
+}
+
+Test(loader, bzimage_runtime_start_beyond_ram)
+{
+        /* 16 MiB + 52 MiB does not fit in 64 MiB, though 1 MiB + 52 MiB would. */
+        build_bzimage();
+        put64(0x258, 0x1000000);
+        put32(0x230, 0x200000);
+        put32(0x260, 0x3400000);
+        load_fails(-E2BIG, NULL);
+}
+
+Test(loader, bzimage_initramfs_clear_of_the_decompressed_kernel)
+{
+        KernelImage k;
+        uint64_t addr = 0;
+        int r;
+
+        /* The kernel decompresses into [16 MiB, 48 MiB): a 20 MiB initramfs below 64 MiB cannot avoid it. */
+        build_bzimage();
+        put64(0x258, 0x1000000);
+        put32(0x230, 0x200000);
+        put32(0x260, 0x2000000);
+        load_ok(&k);
+        r = initramfs_place(mem, &k, 20 * MiB, &addr);
+        cr_assert(r == -E2BIG || addr >= 0x3000000,
+                  "initramfs placed at 0x%" PRIx64 ", inside the kernel's %s", addr,
+                  "[0x1000000, 0x3000000)");
+        /* 16 MiB fits just above it. */
+        cr_assert(eq(int, initramfs_place(mem, &k, 16 * MiB, &addr), 0));
+        cr_assert(eq(u64, addr, 0x3000000));
 }
 
 Test(loader, bzimage_malformed)
