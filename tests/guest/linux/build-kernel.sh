@@ -120,7 +120,8 @@ fi
 ensure_packages
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/chv-linux.XXXXXX")
-cleanup() { rm -rf "$work"; }
+stage="$outdir.tmp.$$"
+cleanup() { rm -rf "$work" "$stage"; }
 trap cleanup EXIT
 
 buildlog="$work/build.log"
@@ -179,7 +180,6 @@ fi
 "${kmake[@]}" -j"$(nproc)" vmlinux bzImage >>"$buildlog" 2>&1 || fail "kernel build failed"
 
 # Publish atomically: fill a sibling directory, then rename it into place.
-stage="$outdir.tmp.$$"
 rm -rf "$stage"
 mkdir -p "$stage"
 cp "$obj/vmlinux" "$stage/vmlinux"

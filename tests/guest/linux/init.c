@@ -3,13 +3,15 @@
  * /init of the test guest's initramfs.
  *
  * Says hello on the console, reports the CPU count and memory size the guest
- * sees, then powers the machine off. Linked statically: the initramfs holds
+ * sees, then powers the machine off (or, with "chv_test_init.reboot" on the
+ * kernel command line, reboots it). Linked statically: the initramfs holds
  * no libraries. The integration tests match the "chv-test-init:" lines.
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -98,6 +100,31 @@ static long mem_total_kib(void)
         return kib;
 }
 
+/* Whether the kernel command line holds the word @word. */
+static bool cmdline_has(const char *word)
+{
+        char line[4096];
+        size_t wlen = strlen(word);
+        bool found = false;
+        FILE *f = fopen("/proc/cmdline", "re");
+
+        if (!f)
+                return false;
+        if (fgets(line, sizeof(line), f)) {
+                for (char *p = line; (p = strstr(p, word)) != NULL; p += wlen) {
+                        bool starts = p == line || p[-1] == ' ';
+                        bool ends = p[wlen] == '\0' || p[wlen] == ' ' || p[wlen] == '\n';
+
+                        if (starts && ends) {
+                                found = true;
+                                break;
+                        }
+                }
+        }
+        fclose(f);
+        return found;
+}
+
 int main(void)
 {
         open_console();
@@ -112,11 +139,18 @@ int main(void)
 
         say("cpus=%ld mem_kib=%ld", count_cpus(), mem_total_kib());
 
-        say("powering off");
-        sync();
-        reboot(RB_POWER_OFF);
+        if (cmdline_has("chv_test_init.reboot")) {
+                /* For VMMs without ACPI power off: with reboot=t this ends in a triple fault. */
+                say("rebooting");
+                sync();
+                reboot(RB_AUTOBOOT);
+        } else {
+                say("powering off");
+                sync();
+                reboot(RB_POWER_OFF);
+        }
 
         /* Returning from init makes the kernel panic, which panic=-1 turns into a reset. */
-        say("power off failed: %s", strerror(errno));
+        say("reboot failed: %s", strerror(errno));
         return 1;
 }
