@@ -15,16 +15,16 @@
 #include "x86-boot.h"
 
 #define FUZZ_MEM_SIZE (64 * MiB)
-#define FUZZ_PAGE 4096u
+#define FUZZ_PAGE     4096u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define check(cond)                                                                                  \
-        do {                                                                                         \
-                if (!(cond)) {                                                                       \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
-                        abort();                                                                     \
-                }                                                                                    \
+#define check(cond)                                                                                         \
+        do {                                                                                                \
+                if (!(cond)) {                                                                              \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);            \
+                        abort();                                                                            \
+                }                                                                                           \
         } while (0)
 
 static GuestMemory *fuzz_memory(void)
@@ -34,8 +34,8 @@ static GuestMemory *fuzz_memory(void)
 
         if (mem.host)
                 return &mem;
-        map = mmap(NULL, FUZZ_MEM_SIZE + 2 * FUZZ_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+        map = mmap(NULL, FUZZ_MEM_SIZE + 2 * FUZZ_PAGE, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         check(map != MAP_FAILED);
         check(mprotect(map + FUZZ_PAGE, FUZZ_MEM_SIZE, PROT_READ | PROT_WRITE) == 0);
         mem = (GuestMemory) {

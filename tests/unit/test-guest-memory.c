@@ -32,7 +32,7 @@ Test(guest_memory, memfd_is_the_backing)
         cr_assert(eq(i64, (int64_t) st.st_size, (int64_t) (64 * MiB)));
         cr_assert(ne(int, fcntl(m->fd, F_GETFD) & FD_CLOEXEC, 0));
         /* A write through the mapping is visible through the fd: the mapping is shared. */
-        cr_assert(eq(int, guest_memory_write(m, 0x123456, &(uint8_t){ 0x5a }, 1), 0));
+        cr_assert(eq(int, guest_memory_write(m, 0x123456, &(uint8_t) { 0x5a }, 1), 0));
         cr_assert(eq(i64, (int64_t) pread(m->fd, &b, 1, 0x123456), 1));
         cr_assert(eq(u8, b, 0x5a));
 }

@@ -239,7 +239,7 @@ Test(iobus, many_ranges_in_random_order)
 
         for (unsigned i = 0; i < N; i++) {
                 order[i] = i;
-                devs[i] = (Dev){ .id = (uint8_t) i };
+                devs[i] = (Dev) { .id = (uint8_t) i };
         }
         for (unsigned i = N - 1; i > 0; i--) {
                 unsigned j = (unsigned) (rnd(&seed) % (i + 1)), t = order[i];

@@ -241,7 +241,7 @@ typedef struct RtcTime {
 
 static RtcTime rtc_time(void)
 {
-        return (RtcTime){
+        return (RtcTime) {
                 .sec = cmos_read(0x00),
                 .min = cmos_read(0x02),
                 .hour = cmos_read(0x04),

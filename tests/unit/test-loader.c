@@ -44,7 +44,7 @@ static void setup(void)
         cr_assert(eq(int, mprotect(mapping + PAGE, MEM_SIZE, PROT_READ | PROT_WRITE), 0));
         mem = calloc(1, sizeof *mem);
         cr_assert(not(zero(ptr, mem)));
-        *mem = (GuestMemory){
+        *mem = (GuestMemory) {
                 .fd = -EBADF,
                 .host = mapping + PAGE,
                 .size = MEM_SIZE,
@@ -962,7 +962,7 @@ Test(loader, bzimage_magic_required)
 
 static KernelImage elf_kernel(uint64_t load_end)
 {
-        return (KernelImage){ .protocol = BOOT_PVH, .load_end = load_end, .initrd_addr_max = UINT32_MAX };
+        return (KernelImage) { .protocol = BOOT_PVH, .load_end = load_end, .initrd_addr_max = UINT32_MAX };
 }
 
 Test(loader, initramfs_fits_at_the_top)

@@ -105,7 +105,7 @@ Test(parse_bool, invalid)
                 cr_assert(eq(int, parse_bool(bad[i], &b), -EINVAL), "\"%s\" must be rejected", bad[i]);
                 cr_assert(b, "\"%s\" changed the result", bad[i]);
         }
-        cr_assert(eq(int, parse_bool(NULL, &(bool){ false }), -EINVAL));
+        cr_assert(eq(int, parse_bool(NULL, &(bool) { false }), -EINVAL));
 }
 
 /* parse_u64 / parse_u32 */

@@ -401,7 +401,7 @@ Test(serial, no_output_fd)
         uint8_t v = 'x';
 
         cr_assert(eq(int, serial_new(-1, &line, &quiet), 0));
-        serial_io_ops.write(quiet, IER, &(uint8_t){ 0x02 }, 1); /* no irq callback: nothing happens */
+        serial_io_ops.write(quiet, IER, &(uint8_t) { 0x02 }, 1); /* no irq callback: nothing happens */
         serial_io_ops.write(quiet, RBR_THR, &v, 1);
         serial_io_ops.read(quiet, IIR_FCR, &v, 1);
         cr_assert(eq(u8, v, 0x02));

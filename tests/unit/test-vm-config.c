@@ -504,8 +504,8 @@ Test(vm_config, round_trip_everything_set)
         VmConfig c;
 
         vm_config_init(&c);
-        c.cpus = (CpusConfig){ .boot_vcpus = 3, .max_vcpus = 254, .max_phys_bits = 39 };
-        c.memory = (MemoryConfig){ .size = 64 * GiB + 4 * KiB,
+        c.cpus = (CpusConfig) { .boot_vcpus = 3, .max_vcpus = 254, .max_phys_bits = 39 };
+        c.memory = (MemoryConfig) { .size = 64 * GiB + 4 * KiB,
                                    .shared = true,
                                    .hugepages = true,
                                    .prefault = true,

@@ -67,7 +67,7 @@ static uint8_t sum8(uint64_t gpa, size_t len)
 
 static KernelImage pvh_kernel(void)
 {
-        return (KernelImage){
+        return (KernelImage) {
                 .protocol = BOOT_PVH,
                 .format = "ELF (PVH)",
                 .entry = 0x1000000,
@@ -105,13 +105,13 @@ static KernelImage bzimage_kernel(void)
         for (size_t i = 0; i < k.setup_header_len; i++)
                 k.setup_header[i] = (uint8_t) (0x11 + i);
         HDR(k, 0x1f1) = 4;
-        memcpy(&HDR(k, 0x1fe), &(uint16_t){ 0xaa55 }, 2);
+        memcpy(&HDR(k, 0x1fe), &(uint16_t) { 0xaa55 }, 2);
         memcpy(&HDR(k, 0x202), "HdrS", 4);
-        memcpy(&HDR(k, 0x206), &(uint16_t){ 0x020f }, 2);
+        memcpy(&HDR(k, 0x206), &(uint16_t) { 0x020f }, 2);
         HDR(k, 0x211) = 0x01; /* LOADED_HIGH */
-        memcpy(&HDR(k, 0x236), &(uint16_t){ 0x0003 }, 2);
-        memcpy(&HDR(k, 0x238), &(uint32_t){ 255 }, 4);
-        memcpy(&HDR(k, 0x260), &(uint32_t){ 0x400000 }, 4);
+        memcpy(&HDR(k, 0x236), &(uint16_t) { 0x0003 }, 2);
+        memcpy(&HDR(k, 0x238), &(uint32_t) { 255 }, 4);
+        memcpy(&HDR(k, 0x260), &(uint32_t) { 0x400000 }, 4);
         return k;
 }
 
