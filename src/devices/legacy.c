@@ -271,6 +271,47 @@ static void rtc_write_time(Rtc *rtc, uint8_t index, uint8_t v)
                 rtc->offset = (int64_t) nt - rtc->now();
 }
 
+static const uint8_t rtc_time_registers[] = {
+        RTC_SECONDS, RTC_MINUTES, RTC_HOURS, RTC_DAY_OF_WEEK, RTC_DAY_OF_MONTH, RTC_MONTH, RTC_YEAR, RTC_CENTURY,
+};
+
+/*
+ * SET on: the current time is latched into the registers and the clock holds. SET off: the registers,
+ * whatever the guest wrote into them meanwhile, become the new time all at once.
+ */
+static void rtc_write_reg_b(Rtc *rtc, uint8_t v)
+{
+        bool was_set = rtc->cmos[RTC_REG_B] & REG_B_SET, set = v & REG_B_SET;
+
+        if (!was_set && set) {
+                for (size_t i = 0; i < ELEMENTSOF(rtc_time_registers); i++)
+                        rtc->cmos[rtc_time_registers[i]] = rtc_read_time(rtc, rtc_time_registers[i]);
+                rtc->cmos[RTC_REG_B] = v;
+                return;
+        }
+        if (was_set && !set) {
+                struct tm tm = {};
+                unsigned hour;
+                time_t t;
+
+                /* Decode the held registers in the mode they were written in. */
+                hour = rtc_decode(rtc, rtc->cmos[RTC_HOURS] & 0x7f);
+                if (!(rtc->cmos[RTC_REG_B] & REG_B_24H))
+                        hour = hour % 12 + ((rtc->cmos[RTC_HOURS] & 0x80) ? 12 : 0);
+                tm.tm_sec = (int) MIN(rtc_decode(rtc, rtc->cmos[RTC_SECONDS]), 59u);
+                tm.tm_min = (int) MIN(rtc_decode(rtc, rtc->cmos[RTC_MINUTES]), 59u);
+                tm.tm_hour = (int) MIN(hour, 23u);
+                tm.tm_mday = (int) MAX(1u, MIN(rtc_decode(rtc, rtc->cmos[RTC_DAY_OF_MONTH]), 31u));
+                tm.tm_mon = (int) MAX(1u, MIN(rtc_decode(rtc, rtc->cmos[RTC_MONTH]), 12u)) - 1;
+                tm.tm_year = (int) (rtc_decode(rtc, rtc->cmos[RTC_CENTURY]) * 100 +
+                                    rtc_decode(rtc, rtc->cmos[RTC_YEAR]) % 100) - 1900;
+                t = timegm(&tm);
+                if (t != (time_t) -1)
+                        rtc->offset = (int64_t) t - rtc->now();
+        }
+        rtc->cmos[RTC_REG_B] = v;
+}
+
 static bool rtc_update_in_progress(void)
 {
         struct timespec ts;
@@ -291,7 +332,7 @@ static void rtc_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
         if (offset == 0)
                 v = rtc->index;
         else if (rtc_is_time_register(rtc->index))
-                v = rtc_read_time(rtc, rtc->index);
+                v = (rtc->cmos[RTC_REG_B] & REG_B_SET) ? rtc->cmos[rtc->index] : rtc_read_time(rtc, rtc->index);
         else if (rtc->index == RTC_REG_A)
                 v = (uint8_t) ((rtc->cmos[RTC_REG_A] & ~REG_A_UIP) | (rtc_update_in_progress() ? REG_A_UIP : 0));
         else if (rtc->index == RTC_REG_C) {
@@ -312,10 +353,16 @@ static void rtc_write(void *opaque, uint64_t offset, const uint8_t *data, uint32
         pthread_mutex_lock(&rtc->lock);
         if (offset == 0)
                 rtc->index = data[0] & 0x7f; /* bit 7 masks NMIs */
-        else if (rtc_is_time_register(rtc->index))
-                rtc_write_time(rtc, rtc->index, data[0]);
-        else if (rtc->index == RTC_REG_A)
+        else if (rtc_is_time_register(rtc->index)) {
+                /* With SET on, the clock is held: writes collect in the registers until SET goes off. */
+                if (rtc->cmos[RTC_REG_B] & REG_B_SET)
+                        rtc->cmos[rtc->index] = data[0];
+                else
+                        rtc_write_time(rtc, rtc->index, data[0]);
+        } else if (rtc->index == RTC_REG_A)
                 rtc->cmos[RTC_REG_A] = data[0] & (uint8_t) ~REG_A_UIP;
+        else if (rtc->index == RTC_REG_B)
+                rtc_write_reg_b(rtc, data[0]);
         else if (rtc->index == RTC_REG_C || rtc->index == RTC_REG_D)
                 ; /* read-only */
         else

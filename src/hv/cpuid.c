@@ -42,9 +42,9 @@ struct kvm_cpuid2 *cpuid_for_vcpu(const struct kvm_cpuid2 *supported, unsigned v
                 case 0x4:
                         /* Cache leaves: cores per package in EAX[31:26], sharing in EAX[25:14]. */
                         e->eax &= 0x3ffu;
-                        e->eax |= ((max_vcpus - 1) & 0x3f) << 26;
+                        e->eax |= MIN(max_vcpus - 1, 63u) << 26;
                         if (((e->eax >> 5) & 7) == 3)
-                                e->eax |= ((max_vcpus - 1) & 0xfff) << 14;
+                                e->eax |= MIN(max_vcpus - 1, 0xfffu) << 14;
                         break;
                 case 0xb:
                 case 0x1f:

@@ -43,6 +43,11 @@ static uint32_t le32(const uint8_t *p)
         return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
 }
 
+static uint64_t le64(const uint8_t *p)
+{
+        return le32(p) | (uint64_t) le32(p + 4) << 32;
+}
+
 /* [off, off+size) inside [0, len)? */
 static bool in_file(size_t len, uint64_t off, uint64_t size)
 {
@@ -88,7 +93,7 @@ static int load_elf(GuestMemory *mem, const uint8_t *img, size_t len, KernelImag
 {
         const uint64_t low_end = guest_memory_low_end(mem);
         Elf64_Ehdr eh;
-        uint64_t pvh_entry = 0, load_end = 0;
+        uint64_t pvh_entry = 0, load_end = 0, entry;
         bool pvh = false, loaded = false;
         int r;
 
@@ -136,6 +141,11 @@ static int load_elf(GuestMemory *mem, const uint8_t *img, size_t len, KernelImag
         }
         if (!loaded)
                 return fail(-EINVAL, err, errlen, "ELF has no loadable segment");
+        entry = pvh ? pvh_entry : eh.e_entry;
+        if (entry < LOADER_HIGH_RAM_START || entry >= load_end)
+                return fail(-EINVAL, err, errlen, "entry point 0x%" PRIx64 " is outside the loaded image", entry);
+        if (pvh && entry > UINT32_MAX)
+                return fail(-EINVAL, err, errlen, "PVH entry point 0x%" PRIx64 " is above 4 GiB", entry);
 
         for (unsigned i = 0; i < eh.e_phnum; i++) {
                 Elf64_Phdr ph;
@@ -153,15 +163,11 @@ static int load_elf(GuestMemory *mem, const uint8_t *img, size_t len, KernelImag
         *k = (KernelImage) {
                 .protocol = pvh ? BOOT_PVH : BOOT_LINUX_64,
                 .format = pvh ? "ELF (PVH)" : "ELF vmlinux",
-                .entry = pvh ? pvh_entry : eh.e_entry,
+                .entry = entry,
                 .load_end = load_end,
                 .initrd_addr_max = UINT32_MAX,
                 .cmdline_size = 4096,
         };
-        if (k->entry < LOADER_HIGH_RAM_START || k->entry >= load_end)
-                return fail(-EINVAL, err, errlen, "entry point 0x%" PRIx64 " is outside the loaded image", k->entry);
-        if (pvh && k->entry > UINT32_MAX)
-                return fail(-EINVAL, err, errlen, "PVH entry point 0x%" PRIx64 " is above 4 GiB", k->entry);
         return 0;
 }
 
@@ -169,8 +175,8 @@ static int load_bzimage(GuestMemory *mem, const uint8_t *img, size_t len, Kernel
                         size_t errlen)
 {
         const uint64_t low_end = guest_memory_low_end(mem);
-        uint64_t setup_size, pm_size, load_end;
-        uint32_t init_size;
+        uint64_t setup_size, pm_size, load_end, pref_address, runtime_start;
+        uint32_t init_size, alignment;
         uint16_t version, xloadflags;
         unsigned setup_sects;
         size_t hdr_end;
@@ -191,7 +197,24 @@ static int load_bzimage(GuestMemory *mem, const uint8_t *img, size_t len, Kernel
                 return fail(-EINVAL, err, errlen, "bzImage setup (%u sectors) is larger than the file", setup_sects);
         pm_size = len - setup_size;
         init_size = le32(img + 0x260);
-        load_end = LOADER_HIGH_RAM_START + MAX(pm_size, (uint64_t) init_size);
+        /*
+         * The kernel decompresses itself to its runtime start and needs init_size bytes from there: for a
+         * relocatable kernel the load address or pref_address, whichever is higher, aligned up to
+         * kernel_alignment; otherwise pref_address itself.
+         */
+        pref_address = le64(img + 0x258);
+        alignment = le32(img + 0x230);
+        if (img[0x234]) {
+                runtime_start = MAX((uint64_t) LOADER_HIGH_RAM_START, pref_address);
+                if (alignment && IS_POWER_OF_2(alignment))
+                        runtime_start = ALIGN_UP(runtime_start, (uint64_t) alignment);
+        } else
+                runtime_start = pref_address ? pref_address : LOADER_HIGH_RAM_START;
+        if (runtime_start >= low_end || init_size > low_end - runtime_start)
+                return fail(-E2BIG, err, errlen,
+                            "bzImage needs 0x%" PRIx32 " bytes from 0x%" PRIx64 ", more than guest memory below 0x%" PRIx64,
+                            init_size, runtime_start, low_end);
+        load_end = MAX(LOADER_HIGH_RAM_START + pm_size, runtime_start + init_size);
         if (load_end > low_end)
                 return fail(-E2BIG, err, errlen,
                             "bzImage needs 0x%" PRIx64 " bytes from 1 MiB, more than guest memory below 0x%" PRIx64,

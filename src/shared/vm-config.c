@@ -151,8 +151,9 @@ static int decode_u64(Decoder *d, const cJSON *obj, const char *name, uint64_t m
                 goto out;
         }
         v = j->valuedouble;
-        /* Doubles hold integers exactly up to 2^53; that covers every size chv accepts. */
-        if (v < 0 || v != (double) (uint64_t) v || v > 9007199254740992.0) {
+        /* Doubles hold integers exactly up to 2^53; that covers every size chv accepts. The range is
+         * checked before the conversion, which is undefined for values out of range. */
+        if (!(v >= 0 && v <= 9007199254740992.0) || v != (double) (uint64_t) v) {
                 r = decode_fail(d, "expected a non-negative integer, got %g", v);
                 goto out;
         }
