@@ -174,7 +174,7 @@ if ((${#bad[@]})); then
     for b in "${bad[@]}"; do
         log "config option did not stick: $b"
     done
-    fail "${#bad[@]} option(s) of $(basename "$fragment") missing from the final config"
+    die "${#bad[@]} option(s) of $(basename "$fragment") missing from the final config"
 fi
 
 "${kmake[@]}" -j"$(nproc)" vmlinux bzImage >>"$buildlog" 2>&1 || fail "kernel build failed"
