@@ -20,7 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 kvmhost_run=${KVMHOST_RUN:-$here/../kvmhost/run}
 
 if [ "${1:-}" != --inside ]; then
-    exec "$kvmhost_run" -- "$0" --inside "$@"
+    # The source tree may live where the KVM host has a fresh /tmp: share it explicitly.
+    exec "$kvmhost_run" --rw "$(cd "$here/../.." && pwd)" -- "$0" --inside "$@"
 fi
 shift
 

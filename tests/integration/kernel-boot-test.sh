@@ -20,7 +20,7 @@ if [ "${CHV_KERNEL_TEST_INSIDE:-}" != 1 ]; then
     "$top/tests/guest/linux/make-initramfs.sh" "$work/initramfs.cpio.gz" "$init" >/dev/null
     cp "$kdir/$image" "$work/$image"
     export CHV_KERNEL_TEST_INSIDE=1 CHV_KERNEL_TEST_WORK=$work
-    "$kvmhost_run" --rw "$work" -- "$0" "$@"
+    "$kvmhost_run" --rw "$work" --rw "$top" -- "$0" "$@"
     exit $?
 fi
 
