@@ -59,8 +59,8 @@ static bool msix_bar_ok(const PciDevice *dev, unsigned bar, uint32_t offset, uin
         return (offset & 0x7) == 0 && (uint64_t) offset + size <= b->size;
 }
 
-int msix_init(PciDevice *dev, uint16_t n_vectors, unsigned table_bar, uint32_t table_offset, unsigned pba_bar,
-              uint32_t pba_offset, uint16_t *ret_cap_offset)
+int msix_init(PciDevice *dev, uint16_t n_vectors, unsigned table_bar, uint32_t table_offset,
+              unsigned pba_bar, uint32_t pba_offset, uint16_t *ret_cap_offset)
 {
         uint8_t cap[PCI_CAP_MSIX_SIZEOF] = {};
         uint32_t tsize, psize;
@@ -78,7 +78,8 @@ int msix_init(PciDevice *dev, uint16_t n_vectors, unsigned table_bar, uint32_t t
 
         tsize = msix_table_size(n_vectors);
         psize = msix_pba_size(n_vectors);
-        if (!msix_bar_ok(dev, table_bar, table_offset, tsize) || !msix_bar_ok(dev, pba_bar, pba_offset, psize))
+        if (!msix_bar_ok(dev, table_bar, table_offset, tsize) ||
+            !msix_bar_ok(dev, pba_bar, pba_offset, psize))
                 return -EINVAL;
         if (table_bar == pba_bar && table_offset < (uint64_t) pba_offset + psize &&
             pba_offset < (uint64_t) table_offset + tsize)
@@ -136,8 +137,10 @@ bool msix_contains(const PciDevice *dev, unsigned bar, uint64_t offset, uint32_t
 
         if (!m)
                 return false;
-        return (bar == m->table_bar && region_overlaps(offset, len, m->table_offset, msix_table_size(m->n_vectors))) ||
-               (bar == m->pba_bar && region_overlaps(offset, len, m->pba_offset, msix_pba_size(m->n_vectors)));
+        return (bar == m->table_bar &&
+                region_overlaps(offset, len, m->table_offset, msix_table_size(m->n_vectors))) ||
+               (bar == m->pba_bar &&
+                region_overlaps(offset, len, m->pba_offset, msix_pba_size(m->n_vectors)));
 }
 
 /* Naturally aligned 4- and 8-byte accesses only; both regions are 8-byte aligned, so an access that
@@ -155,7 +158,8 @@ static bool msix_in_table(const Msix *m, unsigned bar, uint64_t offset)
 
 static bool msix_in_pba(const Msix *m, unsigned bar, uint64_t offset)
 {
-        return bar == m->pba_bar && offset >= m->pba_offset && offset - m->pba_offset < msix_pba_size(m->n_vectors);
+        return bar == m->pba_bar && offset >= m->pba_offset &&
+               offset - m->pba_offset < msix_pba_size(m->n_vectors);
 }
 
 static uint32_t *msix_entry_dword(Msix *m, uint64_t dword)
@@ -200,7 +204,7 @@ void msix_bar_read(PciDevice *dev, unsigned bar, uint64_t offset, uint8_t *data,
 void msix_bar_write(PciDevice *dev, unsigned bar, uint64_t offset, const uint8_t *data, uint32_t len)
 {
         Msix *m = dev->msix;
-        PciBus *bus = dev->bus;
+        PciBus *bus = __atomic_load_n(&dev->bus, __ATOMIC_ACQUIRE);
         MsixEntry old, now;
         bool changed, deliverable, fire = false;
         uint64_t first;
@@ -214,6 +218,11 @@ void msix_bar_write(PciDevice *dev, unsigned bar, uint64_t offset, const uint8_t
         v = (uint16_t) (first / 4); /* an aligned access of at most 8 bytes stays in one entry */
 
         pthread_mutex_lock(&bus->lock);
+        if (dev->bus != bus) {
+                /* Taken off the bus while this access was on its way. */
+                pthread_mutex_unlock(&bus->lock);
+                return;
+        }
         pthread_mutex_lock(&dev->irq_lock);
         old = m->table[v];
         for (uint32_t k = 0; k < len / 4; k++) {
@@ -321,7 +330,8 @@ int msix_notify(PciDevice *dev, uint16_t vector)
         return MSIX_NOTIFY_DELIVERED;
 }
 
-int msix_vector_get(PciDevice *dev, uint16_t vector, uint64_t *ret_addr, uint32_t *ret_data, bool *ret_masked)
+int msix_vector_get(PciDevice *dev, uint16_t vector, uint64_t *ret_addr, uint32_t *ret_data,
+                    bool *ret_masked)
 {
         MsixEntry e;
         bool deliverable;

@@ -62,7 +62,7 @@ static void pci_bus_detach_locked(PciBus *bus, PciDevice *dev, bool notify)
         pci_device_unmap_bars_locked(dev, notify);
         pci_bus_release_addresses_locked(dev);
         bus->slots[dev->slot] = NULL;
-        dev->bus = NULL;
+        __atomic_store_n(&dev->bus, NULL, __ATOMIC_RELEASE);
 }
 
 PciBus *pci_bus_free(PciBus *bus)
@@ -96,7 +96,8 @@ static int pci_bus_assign_bars_locked(PciBus *bus, PciDevice *dev)
                 int r = -ENOSPC;
 
                 for (unsigned i = 0; i < PCI_NUM_BARS; i++)
-                        if (dev->bars[i].type != PCI_BAR_NONE && !done[i] && (!bar || dev->bars[i].size > bar->size))
+                        if (dev->bars[i].type != PCI_BAR_NONE && !done[i] &&
+                            (!bar || dev->bars[i].size > bar->size))
                                 bar = &dev->bars[i];
                 if (!bar)
                         return 0;
@@ -160,8 +161,8 @@ int pci_bus_add_device(PciBus *bus, PciDevice *dev, int slot, unsigned *ret_slot
         if (r < 0)
                 goto out;
 
-        dev->bus = bus;
         dev->slot = (uint8_t) slot;
+        __atomic_store_n(&dev->bus, bus, __ATOMIC_RELEASE);
         bus->slots[slot] = dev;
         __atomic_store_n(&dev->command, pci_config_get16(dev, PCI_COMMAND), __ATOMIC_RELEASE);
         pci_bus_update_mappings_locked(bus);

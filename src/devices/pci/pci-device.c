@@ -35,7 +35,8 @@ int pci_device_new(const char *name, const PciDeviceInfo *info, PciDevice **ret)
 
         pci_config_put16(dev->config, PCI_VENDOR_ID, info->vendor_id);
         pci_config_put16(dev->config, PCI_DEVICE_ID, info->device_id);
-        pci_config_put32(dev->config, PCI_CLASS_REVISION, (info->class_code & 0xffffffu) << 8 | info->revision);
+        pci_config_put32(dev->config, PCI_CLASS_REVISION,
+                         (info->class_code & 0xffffffu) << 8 | info->revision);
         dev->config[PCI_HEADER_TYPE] = PCI_HEADER_TYPE_NORMAL;
         pci_config_put16(dev->config, PCI_SUBSYSTEM_VENDOR_ID, info->subsystem_vendor_id);
         pci_config_put16(dev->config, PCI_SUBSYSTEM_ID, info->subsystem_id);
@@ -49,7 +50,11 @@ int pci_device_new(const char *name, const PciDeviceInfo *info, PciDevice **ret)
 
         dev->cap_end = PCI_STD_HEADER_SIZEOF;
         for (unsigned i = 0; i < PCI_NUM_BARS; i++)
-                dev->bars[i] = (PciBar) { .dev = dev, .index = (uint8_t) i, .mapped_addr = PCI_BAR_UNMAPPED };
+                dev->bars[i] = (PciBar) {
+                        .dev = dev,
+                        .index = (uint8_t) i,
+                        .mapped_addr = PCI_BAR_UNMAPPED,
+                };
 
         *ret = TAKE_PTR(dev);
         return 0;
@@ -112,14 +117,16 @@ int pci_device_add_bar(PciDevice *dev, unsigned index, PciBarType type, uint64_t
                 flags |= PCI_BASE_ADDRESS_MEM_PREFETCH;
         if (!IS_POWER_OF_2(size) || size < min || size > max)
                 return -EINVAL;
-        if (pci_bar_slot_in_use(dev, index) || (type == PCI_BAR_MEM64 && pci_bar_slot_in_use(dev, index + 1)))
+        if (pci_bar_slot_in_use(dev, index) ||
+            (type == PCI_BAR_MEM64 && pci_bar_slot_in_use(dev, index + 1)))
                 return -EEXIST;
 
         /* The address bits above the size are writable; sizing with all ones reads back ~(size - 1). */
         reg = PCI_BASE_ADDRESS_0 + 4 * index;
         mask = ~(size - 1);
         pci_config_put32(dev->config, reg, flags);
-        pci_config_put32(dev->wmask, reg, (uint32_t) mask & (type == PCI_BAR_IO ? ~UINT32_C(0x3) : ~UINT32_C(0xf)));
+        pci_config_put32(dev->wmask, reg,
+                         (uint32_t) mask & (type == PCI_BAR_IO ? ~UINT32_C(0x3) : ~UINT32_C(0xf)));
         if (type == PCI_BAR_MEM64) {
                 pci_config_put32(dev->config, reg + 4, 0);
                 pci_config_put32(dev->wmask, reg + 4, (uint32_t) (mask >> 32));
@@ -373,7 +380,8 @@ void pci_device_set_status(PciDevice *dev, uint16_t bits)
 void pci_device_update_intx_locked(PciDevice *dev)
 {
         uint16_t cmd = __atomic_load_n(&dev->command, __ATOMIC_ACQUIRE);
-        bool level = dev->intx_level && !(cmd & PCI_COMMAND_INTX_DISABLE) && !(dev->msix && dev->msix->enabled);
+        bool level = dev->intx_level && !(cmd & PCI_COMMAND_INTX_DISABLE) &&
+                     !(dev->msix && dev->msix->enabled);
 
         if (level == dev->intx_asserted)
                 return;
@@ -486,7 +494,8 @@ void pci_bus_update_mappings_locked(PciBus *bus)
                         if (bar->type == PCI_BAR_NONE)
                                 continue;
                         bar->prev_addr = bar->mapped ? bar->mapped_addr : PCI_BAR_UNMAPPED;
-                        if (bar->mapped && (!pci_bar_wanted(bus, dev, bar, &addr) || addr != bar->mapped_addr))
+                        if (bar->mapped &&
+                            (!pci_bar_wanted(bus, dev, bar, &addr) || addr != bar->mapped_addr))
                                 pci_bar_unmap(bus, bar);
                 }
         }
@@ -502,8 +511,8 @@ void pci_bus_update_mappings_locked(PciBus *bus)
                         if (bar->type == PCI_BAR_NONE)
                                 continue;
                         if (!bar->mapped && pci_bar_wanted(bus, dev, bar, &addr)) {
-                                r = iobus_register(pci_bar_iobus(bus, bar), addr, bar->size, &pci_bar_ops, bar,
-                                                   bar->name);
+                                r = iobus_register(pci_bar_iobus(bus, bar), addr, bar->size, &pci_bar_ops,
+                                                   bar, bar->name);
                                 if (r >= 0) {
                                         bar->mapped = true;
                                         bar->mapped_addr = addr;

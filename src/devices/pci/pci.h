@@ -141,6 +141,7 @@ int pci_device_add_capability(PciDevice *dev, uint8_t id, const void *data, size
 int pci_device_add_vendor_capability(PciDevice *dev, const void *data, size_t len, uint16_t *ret_offset);
 /* Which bits of config bytes [offset, offset + len) the guest may write. */
 int pci_device_set_wmask(PciDevice *dev, uint32_t offset, const uint8_t *mask, size_t len);
+/* Not checked, but the same rule: set these before the device is added to a bus. */
 void pci_device_set_callbacks(PciDevice *dev, const PciDeviceCallbacks *cb, void *ctx);
 void pci_device_set_hooks(PciDevice *dev, const PciDeviceHooks *hooks, void *opaque);
 

@@ -174,12 +174,14 @@ static inline void rec_deliver(void *ctx, uint64_t addr, uint32_t data)
 
 static inline void rec_vector_changed(void *ctx, uint16_t vector, uint64_t addr, uint32_t data, bool masked)
 {
-        rec_push(ctx, (CallRecord) { .kind = 'v', .vector = vector, .addr = addr, .data = data, .flag = masked });
+        rec_push(ctx, (CallRecord) {
+                .kind = 'v', .vector = vector, .addr = addr, .data = data, .flag = masked });
 }
 
 static inline void rec_bar_moved(void *ctx, unsigned bar, uint64_t old_addr, uint64_t new_addr, bool mapped)
 {
-        rec_push(ctx, (CallRecord) { .kind = 'b', .bar = bar, .old_addr = old_addr, .addr = new_addr, .flag = mapped });
+        rec_push(ctx, (CallRecord) {
+                .kind = 'b', .bar = bar, .old_addr = old_addr, .addr = new_addr, .flag = mapped });
 }
 
 static inline void rec_intx(void *ctx, bool level)

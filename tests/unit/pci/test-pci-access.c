@@ -11,8 +11,9 @@ static PciDevice *dev;
 static void setup(void)
 {
         test_bus_init(&t);
-        cr_assert(eq(int, iobus_register(&t.mmio, ECAM_BASE, PCI_ECAM_SIZE, &pci_ecam_ops, t.bus, "ecam"), 0));
-        cr_assert(eq(int, iobus_register(&t.pio, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, t.bus, "pci-cf8"), 0));
+        cr_assert(eq(int, iobus_register(&t.mmio, ECAM_BASE, PCI_ECAM_SIZE, &pci_ecam_ops, t.bus, "ecam"),
+                     0));
+        cr_assert(eq(int, iobus_register(&t.pio, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, t.bus, "cf8"), 0));
         dev = test_device_new("dev", 0x1042);
         cr_assert(eq(int, pci_bus_add_device(t.bus, dev, 3, NULL), 0));
 }
@@ -144,7 +145,8 @@ Test(pci_access, enable_bit)
         cr_assert(io_write(&t.pio, 0xcf8, 4, config_address(0, 3, 0, 0) & ~PCI_CONFIG_ADDRESS_ENABLE));
         cr_assert(eq(u32, io_read(&t.pio, 0xcfc, 4, NULL), 0xffffffff));
         cr_assert(eq(u32, io_read(&t.pio, 0xcfe, 2, NULL), 0xffff));
-        cr_assert(io_write(&t.pio, 0xcf8, 4, config_address(0, 3, 0, PCI_INTERRUPT_LINE) & ~PCI_CONFIG_ADDRESS_ENABLE));
+        cr_assert(io_write(&t.pio, 0xcf8, 4,
+                           config_address(0, 3, 0, PCI_INTERRUPT_LINE) & ~PCI_CONFIG_ADDRESS_ENABLE));
         cr_assert(io_write(&t.pio, 0xcfc, 1, 0x44));
         cr_assert(eq(u32, cf8_read(0, 3, 0, PCI_INTERRUPT_LINE, 1), 5));
         cr_assert(eq(u32, cf8_read(0, 3, 0, PCI_VENDOR_ID, 4), 0x10421af4));
@@ -349,7 +351,8 @@ Test(pci_access, concurrent_accesses)
         cr_assert(eq(int, pci_bus_remove_device(t.bus, dev), 0));
         dev = pci_device_free(dev);
         dev = test_device_new("moving", 0x1042);
-        cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_MEM32, 4096, false, &fake_ops, &shared_fake), 0));
+        cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_MEM32, 4096, false, &fake_ops, &shared_fake),
+                     0));
         cr_assert(eq(int, pci_bus_add_device(t.bus, dev, 3, NULL), 0));
         cr_assert(eq(int, pci_bus_add_device(t.bus, other, 4, NULL), 0));
         shared = (Shared) { .bar_a = pci_device_bar_address(dev, 0), .bar_b = TEST_MEM32_BASE + 0x100000 };

@@ -125,10 +125,12 @@ Test(pci_bar, many_devices_get_disjoint_aligned_addresses)
 
         for (unsigned i = 0; i < ELEMENTSOF(sizes); i++) {
                 devs[i] = test_device_new("d", 0x1042);
-                cr_assert(eq(int, pci_device_add_bar(devs[i], 0, PCI_BAR_MEM32, sizes[i], false, NULL, NULL), 0));
+                cr_assert(eq(int, pci_device_add_bar(devs[i], 0, PCI_BAR_MEM32, sizes[i], false, NULL, NULL),
+                             0));
                 cr_assert(eq(int, pci_bus_add_device(t.bus, devs[i], -1, NULL), 0));
                 addr[i] = pci_device_bar_address(devs[i], 0);
-                cr_assert(zero(u64, addr[i] % sizes[i]), "BAR of 0x%" PRIx64 " at 0x%" PRIx64, sizes[i], addr[i]);
+                cr_assert(zero(u64, addr[i] % sizes[i]), "BAR of 0x%" PRIx64 " at 0x%" PRIx64, sizes[i],
+                          addr[i]);
                 cr_assert(ge(u64, addr[i], TEST_MEM32_BASE));
                 cr_assert(le(u64, addr[i] + sizes[i], (uint64_t) TEST_MEM32_BASE + TEST_MEM32_SIZE));
         }
@@ -205,7 +207,8 @@ Test(pci_bar, add_bar_validation)
         cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_IO, 16, true, NULL, NULL), -EINVAL));
         cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_NONE, 16, false, NULL, NULL), -EINVAL));
         cr_assert(eq(int, pci_device_add_bar(dev, 0, (PciBarType) 42, 16, false, NULL, NULL), -EINVAL));
-        cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_MEM64, UINT64_MAX, false, NULL, NULL), -EINVAL));
+        cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_MEM64, UINT64_MAX, false, NULL, NULL),
+                     -EINVAL));
         cr_assert(eq(int, pci_device_add_bar(NULL, 0, PCI_BAR_MEM32, 4096, false, NULL, NULL), -EINVAL));
 
         cr_assert(eq(int, pci_device_add_bar(dev, 1, PCI_BAR_MEM64, 4096, false, NULL, NULL), 0));
@@ -213,7 +216,8 @@ Test(pci_bar, add_bar_validation)
         cr_assert(eq(int, pci_device_add_bar(dev, 2, PCI_BAR_MEM32, 4096, false, NULL, NULL), -EEXIST));
         cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_MEM64, 4096, false, NULL, NULL), -EEXIST));
         cr_assert(eq(int, pci_device_add_bar(dev, 0, PCI_BAR_MEM32, 4096, false, NULL, NULL), 0));
-        cr_assert(eq(int, pci_device_add_bar(dev, 3, PCI_BAR_MEM64, UINT64_C(1) << 63, true, NULL, NULL), 0));
+        cr_assert(eq(int, pci_device_add_bar(dev, 3, PCI_BAR_MEM64, UINT64_C(1) << 63, true, NULL, NULL),
+                     0));
         pci_device_free(dev);
 }
 

@@ -114,7 +114,8 @@ Test(pci_config, header_fields)
         /* Byte and word reads agree with dword reads at every offset of the header. */
         for (uint32_t off = 0; off < 64; off += 4) {
                 uint32_t d = cfg_read32(t.bus, 4, off);
-                cr_assert(eq(u32, cfg_read16(t.bus, 4, off) | (uint32_t) cfg_read16(t.bus, 4, off + 2) << 16, d));
+                uint32_t halves = cfg_read16(t.bus, 4, off) | (uint32_t) cfg_read16(t.bus, 4, off + 2) << 16;
+                cr_assert(eq(u32, halves, d));
                 for (uint32_t b = 0; b < 4; b++)
                         cr_assert(eq(u8, cfg_read8(t.bus, 4, off + b), (uint8_t) (d >> (8 * b))));
         }
@@ -194,7 +195,8 @@ Test(pci_config, status_write_one_to_clear)
 {
         PciDevice *dev = add_device(6);
         uint16_t errors = PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | PCI_STATUS_REC_TARGET_ABORT |
-                          PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY;
+                          PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR |
+                          PCI_STATUS_DETECTED_PARITY;
 
         pci_device_set_status(dev, errors);
         cr_assert(eq(u16, cfg_read16(t.bus, 6, PCI_STATUS), errors));
@@ -485,7 +487,8 @@ Test(pci_config, hostile_accesses)
                 pci_bus_config_read(t.bus, 0, 3, 0, bad[i].offset, b, bad[i].len);
                 for (uint32_t k = 0; k < bad[i].len; k++)
                         cr_assert(eq(u8, b[k], 0xff));
-                pci_bus_config_write(t.bus, 0, 3, 0, bad[i].offset, (const uint8_t[16]) { 0x42 }, bad[i].len);
+                pci_bus_config_write(t.bus, 0, 3, 0, bad[i].offset, (const uint8_t[16]) { 0x42 },
+                                     bad[i].len);
         }
         cr_assert(eq(u8, cfg_read8(t.bus, 3, PCI_INTERRUPT_LINE), 5));
 
