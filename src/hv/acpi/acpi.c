@@ -5,51 +5,62 @@
 #include "serial.h"
 #include "x86-layout.h"
 
-#define ACPI_OEM_ID "CHV   "
-#define ACPI_CREATOR_ID "CHV "
-#define ACPI_OEM_REVISION 1
+#define ACPI_OEM_ID           "CHV   "
+#define ACPI_CREATOR_ID       "CHV "
+#define ACPI_OEM_REVISION     1
 #define ACPI_CREATOR_REVISION 1
 
-/* FADT: ACPI 6.5 */
-#define FADT_REVISION 6
-#define FADT_MINOR_REVISION 5
+/* FADT: ACPI 6.5, and the offsets of the fields it sets */
+#define FADT_REVISION                       6
+#define FADT_MINOR_REVISION                 5
+#define FADT_OFF_CENTURY                    108
+#define FADT_OFF_IAPC_BOOT_ARCH             109
+#define FADT_OFF_FLAGS                      112
+#define FADT_OFF_RESET_REG                  116
+#define FADT_OFF_RESET_VALUE                128
+#define FADT_OFF_MINOR_VERSION              131
+#define FADT_OFF_X_DSDT                     140
+#define FADT_OFF_SLEEP_CONTROL              244
+#define FADT_OFF_SLEEP_STATUS               256
+#define FADT_OFF_HYPERVISOR_ID              268
+
 #define FADT_IAPC_BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
-#define FADT_PWR_BUTTON (1u << 4) /* the power button, if any, is a control method device */
-#define FADT_SLP_BUTTON (1u << 5) /* the same for a sleep button */
-#define FADT_RESET_REG_SUP (1u << 10)
-#define FADT_HW_REDUCED_ACPI (1u << 20)
-#define FADT_CMOS_CENTURY 0x32 /* the CMOS register the RTC keeps the century in */
+/* The power button is a control method device (PWRB); there is no sleep button. */
+#define FADT_PWR_BUTTON        (1u << 4)
+#define FADT_SLP_BUTTON        (1u << 5)
+#define FADT_RESET_REG_SUP     (1u << 10)
+#define FADT_HW_REDUCED_ACPI   (1u << 20)
+#define FADT_CMOS_CENTURY      0x32 /* the CMOS register the RTC keeps the century in */
 #define FADT_HYPERVISOR_VENDOR "CHVCHV  "
 
 /* Generic Address Structure */
-#define GAS_SIZE 12
-#define GAS_SYSTEM_IO 1
+#define GAS_SYSTEM_IO   1
 #define GAS_ACCESS_BYTE 1
 
 /* MADT: ACPI 6.3 and later, where Online Capable exists */
-#define MADT_REVISION 5
-#define MADT_PCAT_COMPAT (1u << 0)
-#define MADT_LOCAL_APIC 0
-#define MADT_IO_APIC 1
-#define MADT_LOCAL_APIC_NMI 4
-#define MADT_LAPIC_ENABLED (1u << 0)
+#define MADT_REVISION             5
+#define MADT_PCAT_COMPAT          (1u << 0)
+#define MADT_LOCAL_APIC           0
+#define MADT_IO_APIC              1
+#define MADT_LOCAL_APIC_NMI       4
+#define MADT_LAPIC_ENABLED        (1u << 0)
 #define MADT_LAPIC_ONLINE_CAPABLE (1u << 1)
-#define MADT_ALL_PROCESSORS 0xff
-#define MADT_LAPIC_SIZE 8
-#define MADT_IO_APIC_SIZE 12
-#define MADT_LAPIC_NMI_SIZE 6
+#define MADT_ALL_PROCESSORS       0xff
+#define MADT_LAPIC_SIZE           8
+#define MADT_IO_APIC_SIZE         12
+#define MADT_LAPIC_NMI_SIZE       6
 
-#define XSDT_ENTRIES 3
-#define MCFG_SIZE (ACPI_HEADER_SIZE + 8 + 16)
-#define DSDT_REVISION 2 /* 64-bit integers */
+#define XSDT_ENTRIES              3
+#define MCFG_SIZE                 (ACPI_HEADER_SIZE + 8 + 16)
+#define DSDT_REVISION             2 /* 64-bit integers */
 
 /* _OSC of a PCI host bridge (PCI Firmware Specification 3.3, 4.5.1) */
-#define PCI_HOST_BRIDGE_OSC_UUID "33DB4D5B-1FF7-401C-9657-7441C03DD766"
-#define OSC_UNRECOGNIZED_UUID 0x04
+#define PCI_HOST_BRIDGE_OSC_UUID  "33DB4D5B-1FF7-401C-9657-7441C03DD766"
+#define OSC_UNRECOGNIZED_UUID     0x04
 #define OSC_UNRECOGNIZED_REVISION 0x08
 
-#define PCI_SLOTS 32
-#define PCI_INTX_GSIS 8
+#define PCI_SLOTS                 32
+#define PCI_INTX_GSIS             8
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -168,17 +179,18 @@ static void mcfg_build(uint8_t t[static MCFG_SIZE], const AcpiConfig *c)
 static void fadt_build(uint8_t t[static ACPI_FADT_SIZE], uint64_t dsdt)
 {
         header_put(t, "FACP", FADT_REVISION);
-        /* No SCI, SMI, PM1 or GPE blocks: the platform is hardware-reduced. */
-        t[108] = FADT_CMOS_CENTURY;
-        put16(t + 109, FADT_IAPC_BOOT_ARCH_VGA_NOT_PRESENT);
-        put32(t + 112, FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
-        gas_put_io_byte(t + 116, ACPI_PM_SHUTDOWN_PORT); /* RESET_REG */
-        t[128] = ACPI_PM_RESET_VALUE;
-        t[131] = FADT_MINOR_REVISION;
-        put64(t + 140, dsdt);                             /* X_DSDT */
-        gas_put_io_byte(t + 244, ACPI_PM_SHUTDOWN_PORT); /* SLEEP_CONTROL_REG */
-        gas_put_io_byte(t + 256, ACPI_PM_SHUTDOWN_PORT); /* SLEEP_STATUS_REG */
-        memcpy(t + 268, FADT_HYPERVISOR_VENDOR, 8);
+        /* No FACS, no SCI, SMI, PM1 or GPE blocks: the platform is hardware-reduced. */
+        t[FADT_OFF_CENTURY] = FADT_CMOS_CENTURY;
+        put16(t + FADT_OFF_IAPC_BOOT_ARCH, FADT_IAPC_BOOT_ARCH_VGA_NOT_PRESENT);
+        put32(t + FADT_OFF_FLAGS,
+              FADT_HW_REDUCED_ACPI | FADT_RESET_REG_SUP | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
+        gas_put_io_byte(t + FADT_OFF_RESET_REG, ACPI_PM_SHUTDOWN_PORT);
+        t[FADT_OFF_RESET_VALUE] = ACPI_PM_RESET_VALUE;
+        t[FADT_OFF_MINOR_VERSION] = FADT_MINOR_REVISION;
+        put64(t + FADT_OFF_X_DSDT, dsdt); /* and the 32-bit DSDT field stays 0 */
+        gas_put_io_byte(t + FADT_OFF_SLEEP_CONTROL, ACPI_PM_SHUTDOWN_PORT);
+        gas_put_io_byte(t + FADT_OFF_SLEEP_STATUS, ACPI_PM_SHUTDOWN_PORT);
+        memcpy(t + FADT_OFF_HYPERVISOR_ID, FADT_HYPERVISOR_VENDOR, 8);
         header_finish(t, ACPI_FADT_SIZE);
 }
 
@@ -291,7 +303,8 @@ static void dsdt_serial(AmlBuf *b)
         (void) aml_name_decl(b, "_CRS");
         (void) aml_resource_begin(b);
         (void) aml_res_io(b, true, SERIAL_COM1_BASE, SERIAL_COM1_BASE, 1, 8);
-        (void) aml_res_interrupt(b, AML_IRQ_CONSUMER | AML_IRQ_EDGE, &(const uint32_t) { SERIAL_COM1_IRQ }, 1);
+        (void) aml_res_interrupt(b, AML_IRQ_CONSUMER | AML_IRQ_EDGE, &(const uint32_t) { SERIAL_COM1_IRQ },
+                                 1);
         (void) aml_end(b);
         (void) aml_end(b);
 }
@@ -314,7 +327,8 @@ static void dsdt_ged(AmlBuf *b, const AcpiConfig *c)
         (void) aml_res_interrupt(b, AML_IRQ_CONSUMER | AML_IRQ_EDGE, &c->ged_gsi, 1);
         (void) aml_end(b);
 
-        (void) aml_operation_region(b, "GDST", AML_SPACE_SYSTEM_MEMORY, c->ged_mmio_base, ACPI_GED_MMIO_SIZE);
+        (void) aml_operation_region(b, "GDST", AML_SPACE_SYSTEM_MEMORY, c->ged_mmio_base,
+                                    ACPI_GED_MMIO_SIZE);
         (void) aml_field_begin(b, "GDST", AML_ACCESS_DWORD, false, AML_UPDATE_WRITE_AS_ZEROS);
         (void) aml_field_unit(b, "GDAT", 32);
         (void) aml_end(b);
@@ -429,7 +443,8 @@ static int place(uint64_t *cursor, uint64_t end, size_t len, uint64_t *ret)
         return 0;
 }
 
-int acpi_tables_write(GuestMemory *mem, uint64_t base, uint64_t size, const AcpiConfig *c, uint64_t *ret_rsdp)
+int acpi_tables_write(GuestMemory *mem, uint64_t base, uint64_t size, const AcpiConfig *c,
+                      uint64_t *ret_rsdp)
 {
         _cleanup_(aml_buf_done) AmlBuf dsdt = AML_BUF_INIT;
         _cleanup_free_ uint8_t *madt = NULL;

@@ -29,20 +29,20 @@
 #define ACPI_TABLES_SIZE UINT64_C(0x10000)
 
 /* The default PCI layout: ECAM for buses 0-255 right after the 32-bit MMIO window. */
-#define ACPI_ECAM_BASE UINT64_C(0xe8000000)
-#define ACPI_ECAM_SIZE (256 * MiB)
-#define ACPI_MMIO32_BASE UINT64_C(0xc0000000)
-#define ACPI_MMIO32_SIZE (ACPI_ECAM_BASE - ACPI_MMIO32_BASE)
-#define ACPI_PIO_BASE 0x1000
-#define ACPI_PIO_SIZE 0xf000
+#define ACPI_ECAM_BASE              UINT64_C(0xe8000000)
+#define ACPI_ECAM_SIZE              (256 * MiB)
+#define ACPI_MMIO32_BASE            UINT64_C(0xc0000000)
+#define ACPI_MMIO32_SIZE            (ACPI_ECAM_BASE - ACPI_MMIO32_BASE)
+#define ACPI_PIO_BASE               0x1000
+#define ACPI_PIO_SIZE               0xf000
 
-#define ACPI_GED_MMIO_BASE UINT64_C(0xfeb00000)
-#define ACPI_GED_MMIO_SIZE 4
-#define ACPI_GED_GSI 5
+#define ACPI_GED_MMIO_BASE          UINT64_C(0xfeb00000)
+#define ACPI_GED_MMIO_SIZE          4
+#define ACPI_GED_GSI                5
 #define ACPI_GED_EVENT_POWER_BUTTON (UINT32_C(1) << 0)
 
-#define ACPI_PCI_INTX_GSI_BASE 16
-#define ACPI_IOAPIC_PINS 24
+#define ACPI_PCI_INTX_GSI_BASE      16
+#define ACPI_IOAPIC_PINS            24
 /* xAPIC IDs are 8 bits, 255 is the broadcast ID, and the I/O APIC takes the ID after the vCPUs. */
 #define ACPI_MAX_VCPUS 254
 
@@ -67,12 +67,13 @@ void acpi_config_default(AcpiConfig *c, unsigned boot_vcpus, unsigned max_vcpus)
  * configuration that does not make sense, -E2BIG when the tables do not fit, -EFAULT when the region
  * is not guest RAM, -ENOMEM.
  */
-int acpi_tables_write(GuestMemory *mem, uint64_t base, uint64_t size, const AcpiConfig *c, uint64_t *ret_rsdp);
+int acpi_tables_write(GuestMemory *mem, uint64_t base, uint64_t size, const AcpiConfig *c,
+                      uint64_t *ret_rsdp);
 
 /* The byte that makes the sum of [p, p+len) zero, with that byte counted as zero. */
 uint8_t acpi_checksum(const void *p, size_t len);
 
 /* Sizes, for callers that want to know: the MADT grows by 8 bytes per possible vCPU. */
-#define ACPI_RSDP_SIZE 36
+#define ACPI_RSDP_SIZE   36
 #define ACPI_HEADER_SIZE 36
-#define ACPI_FADT_SIZE 276
+#define ACPI_FADT_SIZE   276

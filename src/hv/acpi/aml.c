@@ -1,35 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "aml.h"
 
-#define AML_ZERO_OP 0x00
-#define AML_ONE_OP 0x01
-#define AML_ONES_OP 0xff
-#define AML_BYTE_PREFIX 0x0a
-#define AML_WORD_PREFIX 0x0b
-#define AML_DWORD_PREFIX 0x0c
-#define AML_STRING_PREFIX 0x0d
-#define AML_QWORD_PREFIX 0x0e
-#define AML_NAME_OP 0x08
-#define AML_BUFFER_OP 0x11
-#define AML_EXT_OP_PREFIX 0x5b
-#define AML_OP_REGION_OP 0x80 /* behind ExtOpPrefix */
-#define AML_DUAL_NAME_PREFIX 0x2e
-#define AML_MULTI_NAME_PREFIX 0x2f
-#define AML_ROOT_CHAR '\\'
+#define AML_ZERO_OP            0x00
+#define AML_ONE_OP             0x01
+#define AML_ONES_OP            0xff
+#define AML_BYTE_PREFIX        0x0a
+#define AML_WORD_PREFIX        0x0b
+#define AML_DWORD_PREFIX       0x0c
+#define AML_STRING_PREFIX      0x0d
+#define AML_QWORD_PREFIX       0x0e
+#define AML_NAME_OP            0x08
+#define AML_BUFFER_OP          0x11
+#define AML_EXT_OP_PREFIX      0x5b
+#define AML_OP_REGION_OP       0x80 /* behind ExtOpPrefix */
+#define AML_DUAL_NAME_PREFIX   0x2e
+#define AML_MULTI_NAME_PREFIX  0x2f
+#define AML_ROOT_CHAR          '\\'
 #define AML_PARENT_PREFIX_CHAR '^'
-#define AML_LOCAL0_OP 0x60
-#define AML_ARG0_OP 0x68
-#define AML_NULL_NAME 0x00
+#define AML_LOCAL0_OP          0x60
+#define AML_ARG0_OP            0x68
+#define AML_NULL_NAME          0x00
 
 /* Resource descriptor tags: small ones carry their length in the low three bits. */
-#define AML_RES_IRQ_NOFLAGS 0x22
-#define AML_RES_IO 0x47
-#define AML_RES_END_TAG 0x79
+#define AML_RES_IRQ_NOFLAGS    0x22
+#define AML_RES_IO             0x47
+#define AML_RES_END_TAG        0x79
 #define AML_RES_MEMORY32_FIXED 0x86
-#define AML_RES_DWORD_ADDRESS 0x87
-#define AML_RES_WORD_ADDRESS 0x88
-#define AML_RES_EXT_INTERRUPT 0x89
-#define AML_RES_QWORD_ADDRESS 0x8a
+#define AML_RES_DWORD_ADDRESS  0x87
+#define AML_RES_WORD_ADDRESS   0x88
+#define AML_RES_EXT_INTERRUPT  0x89
+#define AML_RES_QWORD_ADDRESS  0x8a
 
 /* What may be appended where: the context of a term is the innermost open frame. */
 typedef enum AmlTermClass {
@@ -43,14 +43,14 @@ static const struct {
         uint16_t op;
         AmlTermClass body; /* what the body holds */
 } frame_info[_AML_FRAME_KIND_MAX] = {
-        [AML_FRAME_SCOPE] = { 0x10, AML_CLASS_TERM },
-        [AML_FRAME_DEVICE] = { 0x5b82, AML_CLASS_TERM },
-        [AML_FRAME_METHOD] = { 0x14, AML_CLASS_TERM },
-        [AML_FRAME_IF] = { 0xa0, AML_CLASS_TERM },
-        [AML_FRAME_ELSE] = { 0xa1, AML_CLASS_TERM },
-        [AML_FRAME_WHILE] = { 0xa2, AML_CLASS_TERM },
-        [AML_FRAME_FIELD] = { 0x5b81, AML_CLASS_FIELD },
-        [AML_FRAME_PACKAGE] = { 0x12, AML_CLASS_DATA },
+        [AML_FRAME_SCOPE] = { 0x10, AML_CLASS_TERM },      /* ScopeOp */
+        [AML_FRAME_DEVICE] = { 0x5b82, AML_CLASS_TERM },   /* DeviceOp */
+        [AML_FRAME_METHOD] = { 0x14, AML_CLASS_TERM },     /* MethodOp */
+        [AML_FRAME_IF] = { 0xa0, AML_CLASS_TERM },         /* IfOp */
+        [AML_FRAME_ELSE] = { 0xa1, AML_CLASS_TERM },       /* ElseOp */
+        [AML_FRAME_WHILE] = { 0xa2, AML_CLASS_TERM },      /* WhileOp */
+        [AML_FRAME_FIELD] = { 0x5b81, AML_CLASS_FIELD },   /* FieldOp */
+        [AML_FRAME_PACKAGE] = { 0x12, AML_CLASS_DATA },    /* PackageOp */
         [AML_FRAME_RESOURCE] = { AML_BUFFER_OP, AML_CLASS_RESOURCE },
 };
 
@@ -169,7 +169,8 @@ int aml_raw(AmlBuf *b, const void *data, size_t len)
 
 /* PkgLength */
 
-static const uint32_t pkg_length_limit[4] = { 0x40, 0x1000, 0x100000, 0x10000000 };
+/* What 1-4 bytes of PkgLength hold: 6 bits in a single byte, else 4 in the first and 8 in each other. */
+static const uint32_t pkg_length_limit[4] = { 0x40, 0x1000, 0x100000, AML_PKG_LENGTH_MAX + 1 };
 
 /* The value v in exactly n bytes of PkgLength encoding. */
 static void pkg_length_put(uint64_t v, unsigned n, uint8_t out[static 4])
@@ -617,7 +618,8 @@ int aml_end(AmlBuf *b)
         return 0;
 }
 
-int aml_operation_region(AmlBuf *b, const char *path, AmlRegionSpace space, uint64_t offset, uint64_t length)
+int aml_operation_region(AmlBuf *b, const char *path, AmlRegionSpace space, uint64_t offset,
+                         uint64_t length)
 {
         int r = aml_check(b, AML_CLASS_TERM);
         if (r < 0)

@@ -30,7 +30,7 @@
  * ResourceTemplate, an Else that does not follow an If, aml_end() with nothing open).
  */
 
-#define AML_MAX_DEPTH 32
+#define AML_MAX_DEPTH      32
 #define AML_PKG_LENGTH_MAX ((UINT32_C(1) << 28) - 1)
 
 typedef enum AmlFrameKind {
@@ -162,7 +162,8 @@ typedef enum AmlRegionSpace {
         AML_SPACE_SYSTEM_IO = 1,
         AML_SPACE_PCI_CONFIG = 2,
 } AmlRegionSpace;
-int aml_operation_region(AmlBuf *b, const char *path, AmlRegionSpace space, uint64_t offset, uint64_t length);
+int aml_operation_region(AmlBuf *b, const char *path, AmlRegionSpace space, uint64_t offset,
+                         uint64_t length);
 
 /* Field (region, access, lock, update) { ... }: field units follow, then aml_end(). */
 typedef enum AmlAccessType {
@@ -197,14 +198,14 @@ typedef enum AmlAddressType {
 } AmlAddressType;
 
 /* Type-specific flags of a memory range (_MEM, _RW) and of an I/O range (_RNG). */
-#define AML_MEM_READ_WRITE 0x01
-#define AML_MEM_NON_CACHEABLE 0x00
-#define AML_MEM_CACHEABLE 0x02
+#define AML_MEM_READ_WRITE      0x01
+#define AML_MEM_NON_CACHEABLE   0x00
+#define AML_MEM_CACHEABLE       0x02
 #define AML_MEM_WRITE_COMBINING 0x04
-#define AML_MEM_PREFETCHABLE 0x06
-#define AML_IO_NON_ISA_ONLY 0x01
-#define AML_IO_ISA_ONLY 0x02
-#define AML_IO_ENTIRE_RANGE 0x03
+#define AML_MEM_PREFETCHABLE    0x06
+#define AML_IO_NON_ISA_ONLY     0x01
+#define AML_IO_ISA_ONLY         0x02
+#define AML_IO_ENTIRE_RANGE     0x03
 
 typedef struct AmlAddressSpace {
         AmlAddressType type;
@@ -235,10 +236,10 @@ int aml_res_irq_noflags(AmlBuf *b, unsigned irq);
 int aml_res_memory32_fixed(AmlBuf *b, bool read_write, uint32_t base, uint32_t length);
 
 /* Interrupt (consumer/producer, Edge/Level, ActiveHigh/ActiveLow, Exclusive/Shared) { irqs... } */
-#define AML_IRQ_CONSUMER 0x01
-#define AML_IRQ_EDGE 0x02
-#define AML_IRQ_ACTIVE_LOW 0x04
-#define AML_IRQ_SHARED 0x08
+#define AML_IRQ_CONSUMER     0x01
+#define AML_IRQ_EDGE         0x02
+#define AML_IRQ_ACTIVE_LOW   0x04
+#define AML_IRQ_SHARED       0x08
 #define AML_IRQ_WAKE_CAPABLE 0x10
 int aml_res_interrupt(AmlBuf *b, uint8_t flags, const uint32_t *irqs, size_t n_irqs);
 

@@ -269,11 +269,12 @@ Test(acpi, dsdt_has_the_devices)
         cr_assert(contains(t.dsdt, len, (const uint8_t[]) { 0x89, 0x06, 0x00, 0x03, 0x01, 9, 0, 0, 0 }, 9));
         cr_assert(contains(t.dsdt, len, (const uint8_t[]) { 0x89, 0x06, 0x00, 0x03, 0x01, 4, 0, 0, 0 }, 9));
         /* IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08) */
-        cr_assert(contains(t.dsdt, len, (const uint8_t[]) { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08 }, 8));
+        cr_assert(contains(t.dsdt, len,
+                           (const uint8_t[]) { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08 }, 8));
         /* Notify (\_SB.PWRB, 0x80) */
         cr_assert(contains(t.dsdt, len,
-                           (const uint8_t[]) { 0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a,
-                                               0x80 },
+                           (const uint8_t[]) { 0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B',
+                                               0x0a, 0x80 },
                            13));
 }
 
