@@ -49,11 +49,11 @@
 #define PCI_CONFIG_ADDRESS_ENABLE 0x80000000u
 
 /*
- * The host bridge in slot 0: Red Hat's 1b36:0008, "PCIe host bridge" in the list of virtual device ids
- * Red Hat publishes (QEMU's docs/specs/pci-ids), a generic virtual host bridge no firmware or guest
- * driver keys any platform assumption on. The alternative, Cloud Hypervisor's 8086:0d57, is not
- * documented by Intel and is what Cloud Hypervisor's firmware uses to recognise Cloud Hypervisor; chv
- * should not claim to be it. PciBusConfig can override both ids.
+ * The host bridge in slot 0: Red Hat's 1b36:0008, listed as "PCIe host bridge" among the virtual device
+ * ids Red Hat publishes (QEMU's docs/specs/pci-ids), a generic virtual host bridge that guests bind no
+ * driver to. The alternative, 8086:0d57, sits under Intel's vendor id and is the id Cloud Hypervisor's
+ * OVMF build looks for to recognise Cloud Hypervisor and assume its platform layout; chv should not
+ * claim to be either. PciBusConfig can override both ids.
  */
 #define PCI_HOST_BRIDGE_VENDOR_ID 0x1b36
 #define PCI_HOST_BRIDGE_DEVICE_ID 0x0008
@@ -115,7 +115,7 @@ typedef struct PciDeviceHooks {
 /* Devices */
 
 int pci_device_new(const char *name, const PciDeviceInfo *info, PciDevice **ret);
-/* Removes the device from its bus first if it is on one. Returns NULL. */
+/* Removes the device from its bus first if it is on one (takes the bus lock). Returns NULL. */
 PciDevice *pci_device_free(PciDevice *dev);
 DEFINE_TRIVIAL_CLEANUP_FUNC(PciDevice *, pci_device_free);
 
@@ -167,7 +167,7 @@ uint64_t pci_device_bar_address(PciDevice *dev, unsigned bar);
 bool pci_device_bar_mapped(PciDevice *dev, unsigned bar, uint64_t *ret_addr);
 /* Sets the device's INTx level; the line follows it unless INTx Disable or MSI-X Enable is set. */
 void pci_device_set_intx(PciDevice *dev, bool level);
-/* Sets bits of the Status register the device reports (errors, write-1-to-clear for the guest). */
+/* Sets Status bits the device reports (errors, write-1-to-clear for the guest). Takes the bus lock. */
 void pci_device_set_status(PciDevice *dev, uint16_t bits);
 
 /* MSI-X */
@@ -244,6 +244,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PciBus *, pci_bus_free);
 int pci_bus_add_device(PciBus *bus, PciDevice *dev, int slot, unsigned *ret_slot);
 /* Unmaps its BARs (bar_moved called) and frees its addresses. Takes the bus lock. */
 int pci_bus_remove_device(PciBus *bus, PciDevice *dev);
+/* Takes the bus lock. */
 PciDevice *pci_bus_get_device(PciBus *bus, unsigned slot);
 PciDevice *pci_bus_host_bridge(PciBus *bus);
 
