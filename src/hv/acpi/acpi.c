@@ -309,6 +309,23 @@ static void dsdt_serial(AmlBuf *b)
         (void) aml_end(b);
 }
 
+/*
+ * The CMOS clock, so that Linux binds its driver through PNP with the interrupt the DSDT gives: none,
+ * as chv's RTC raises none. Without this device, Linux registers the clock with ISA IRQ 8, which a
+ * hardware-reduced guest has not mapped, and the driver fails to probe.
+ */
+static void dsdt_rtc(AmlBuf *b)
+{
+        (void) aml_device_begin(b, "RTC");
+        (void) aml_name_eisaid(b, "_HID", "PNP0B00");
+        (void) aml_name_int(b, "_UID", 0);
+        (void) aml_name_decl(b, "_CRS");
+        (void) aml_resource_begin(b);
+        (void) aml_res_io(b, true, RTC_PORT, RTC_PORT, 1, RTC_PORT_LEN);
+        (void) aml_end(b);
+        (void) aml_end(b);
+}
+
 static void dsdt_power_button(AmlBuf *b)
 {
         (void) aml_device_begin(b, "PWRB");
@@ -367,6 +384,7 @@ static int dsdt_build(AmlBuf *b, const AcpiConfig *c)
         dsdt_pci_host_bridge(b, c);
         dsdt_motherboard(b, c);
         dsdt_serial(b);
+        dsdt_rtc(b);
         dsdt_power_button(b);
         dsdt_ged(b, c);
         (void) aml_end(b);

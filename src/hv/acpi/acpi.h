@@ -5,8 +5,8 @@
 
 /*
  * The ACPI tables of an x86-64 VM with a hardware-reduced ACPI platform (ACPI 6.5): RSDP, XSDT, FADT,
- * MADT, MCFG and a DSDT describing the PCI host bridge, the 16550 on COM1, the Generic Event Device,
- * the power button and the S5 sleep state.
+ * MADT, MCFG and a DSDT describing the PCI host bridge and its ECAM, the 16550 on COM1, the CMOS
+ * clock, the Generic Event Device, the power button and the S5 sleep state.
  *
  * The platform the tables describe:
  * - Power-off and reset go through the I/O port ACPI_PM_SHUTDOWN_PORT (src/devices/legacy.h): the FADT

@@ -53,10 +53,10 @@ $diffs"
     echo "$t: $(wc -c <"$t.dat") bytes, disassembled and compiled back to the same table"
 done
 
-for name in 'Device (PCI0)' 'Device (MBRD)' 'Device (COM1)' 'Device (GED)' 'Device (PWRB)' \
+for name in 'Device (PCI0)' 'Device (MBRD)' 'Device (COM1)' 'Device (RTC)' 'Device (GED)' 'Device (PWRB)' \
             'Name (\_S5, Package' 'Method (_EVT, 1, Serialized)' 'Method (_OSC, 4' 'Name (_PRT,' \
             'EisaId ("PNP0A08")' 'EisaId ("PNP0A03")' 'EisaId ("PNP0501")' 'EisaId ("PNP0C0C")' \
-            '"ACPI0013"' 'Notify (\_SB.PWRB, 0x80)'; do
+            'EisaId ("PNP0B00")' '"ACPI0013"' 'Notify (\_SB.PWRB, 0x80)'; do
     grep -q -F "$name" dsdt.dsl || fail "the DSDT has no $name"
 done
 

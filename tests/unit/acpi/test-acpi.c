@@ -241,7 +241,7 @@ Test(acpi, mcfg_describes_the_ecam)
 Test(acpi, dsdt_has_the_devices)
 {
         _cleanup_(guest_memory_freep) GuestMemory *m = memory_new();
-        static const char *const names[] = { "_SB_", "PCI0", "MBRD", "COM1", "PWRB", "GED_",
+        static const char *const names[] = { "_SB_", "PCI0", "MBRD", "COM1", "RTC_", "PWRB", "GED_",
                                              "_S5_", "_EVT", "_OSC", "_PRT", "GDAT", "ACPI0013" };
         AcpiConfig c;
         Tables t;
@@ -271,6 +271,10 @@ Test(acpi, dsdt_has_the_devices)
         /* IO (Decode16, 0x03F8, 0x03F8, 0x01, 0x08) */
         cr_assert(contains(t.dsdt, len,
                            (const uint8_t[]) { 0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08 }, 8));
+        /* IO (Decode16, 0x0070, 0x0070, 0x01, 0x02), with no interrupt after it */
+        cr_assert(contains(t.dsdt, len,
+                           (const uint8_t[]) { 0x47, 0x01, 0x70, 0x00, 0x70, 0x00, 0x01, 0x02, 0x79, 0x00 },
+                           10));
         /* Notify (\_SB.PWRB, 0x80) */
         cr_assert(contains(t.dsdt, len,
                            (const uint8_t[]) { 0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B',
