@@ -389,10 +389,10 @@ static int dsdt_build(AmlBuf *b, const AcpiConfig *c)
         dsdt_ged(b, c);
         (void) aml_end(b);
 
-        /* Sleep state S5, soft off: SLP_TYP 5 in the sleep control register. */
+        /* Sleep state S5, soft off: the SLP_TYP the shutdown register takes (bits 2-4 of its value). */
         (void) aml_name_decl(b, "\\_S5");
         (void) aml_package_begin(b);
-        (void) aml_int(b, 5);
+        (void) aml_int(b, (ACPI_PM_SLEEP_S5 >> 2) & 0x7);
         (void) aml_int(b, 0);
         (void) aml_int(b, 0);
         (void) aml_int(b, 0);

@@ -309,7 +309,7 @@ int aml_eisaid(AmlBuf *b, const char *id)
                 return r;
         if (strlen(id) != 7)
                 return aml_fail(b, -EINVAL);
-        /* Three letters of five bits each ('A' is 1), then four hex digits. */
+        /* Three capital letters of five bits each ('A' is 1), then four capital hex digits. */
         for (unsigned i = 0; i < 3; i++) {
                 if (id[i] < 'A' || id[i] > 'Z')
                         return aml_fail(b, -EINVAL);
@@ -317,7 +317,7 @@ int aml_eisaid(AmlBuf *b, const char *id)
         }
         for (unsigned i = 3; i < 7; i++) {
                 int d = hex_digit(id[i]);
-                if (d < 0)
+                if (d < 0 || (id[i] >= 'a' && id[i] <= 'f'))
                         return aml_fail(b, -EINVAL);
                 v |= (uint32_t) d << (4 * (6 - i));
         }

@@ -117,7 +117,7 @@ int aml_int(AmlBuf *b, uint64_t v);
 int aml_string(AmlBuf *b, const char *s);
 /* A Buffer with the given bytes. */
 int aml_buffer(AmlBuf *b, const void *data, size_t len);
-/* A compressed EISA ID ("PNP0A08": three capital letters and four hexadecimal digits) as a DWord. */
+/* A compressed EISA ID ("PNP0A08": three capital letters, four capital hex digits) as a DWord. */
 int aml_eisaid(AmlBuf *b, const char *id);
 /* ToUUID ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"): a 16-byte Buffer in the byte order ACPI defines. */
 int aml_uuid(AmlBuf *b, const char *uuid);

@@ -137,9 +137,10 @@ Test(aml, eisaid)
                 { "PNP0C02", { 0x0c, 0x41, 0xd0, 0x0c, 0x02 } },
                 /* A=1 B=2 C=3: 0 00001 00010 00011 = 0x0443; a DWord even when the digits are zero. */
                 { "ABC0000", { 0x0c, 0x04, 0x43, 0x00, 0x00 } },
-                { "ZZZffff", { 0x0c, 0x6b, 0x5a, 0xff, 0xff } },
+                { "ZZZFFFF", { 0x0c, 0x6b, 0x5a, 0xff, 0xff } },
         };
-        static const char *const invalid[] = { "PNP0A0", "PNP0A088", "pNP0A08", "PNP0G08", "P1P0A08", "" };
+        static const char *const invalid[] = { "PNP0A0",  "PNP0A088", "pNP0A08", "PNP0G08",
+                                               "P1P0A08", "PNP0a08",  "" };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_(aml_buf_done) AmlBuf b = AML_BUF_INIT;
