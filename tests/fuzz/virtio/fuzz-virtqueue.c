@@ -19,9 +19,15 @@
  *   11     device behaviour: bit 0 push in batches, bit 1 toggle notifications, bit 2 fill the
  *          writable segments (their first 256 bytes) rather than touch their ends, bit 3 report fewer
  *          bytes written than the segments hold
- *   12..15 reserved
+ *   12     the driver side: bits 0..1 chains it adds (moves avail->idx by) before each pop; bit 2 the
+ *          device holds elements and pushes them only when 64 are pending or the ring is empty
+ *   13     reserved
+ *   14..15 where the indices start, as if that many chains had gone through the queue already;
+ *          avail->idx in memory counts from there
  * Then up to 64 KiB for the low region and up to 64 KiB for the high region.
  */
+#include <endian.h>
+
 #include "guarded-memory.h"
 #include "virtqueue.h"
 
@@ -53,6 +59,14 @@ static GuestMemory *fuzz_memory(void)
 static uint16_t get16(const uint8_t *p)
 {
         return (uint16_t) (p[0] | p[1] << 8);
+}
+
+/* What a driver does to make n more chains available (whatever the ring entries say). */
+static void driver_move_avail(const Virtqueue *vq, uint16_t n)
+{
+        uint16_t *idx = vq->avail + 1;
+
+        __atomic_store_n(idx, htole16((uint16_t) (le16toh(*idx) + n)), __ATOMIC_RELEASE);
 }
 
 static bool inside_one_region(const GuestMemory *mem, const void *base, size_t len)
@@ -95,6 +109,13 @@ static void check_elem(const Virtqueue *vq, const GuestMemory *mem, const VirtqE
 static uint32_t use_elem(const VirtqElem *elem, bool write_all)
 {
         volatile uint8_t sink = 0;
+        uint8_t header[24];
+        size_t n;
+
+        n = virtq_elem_read_out(elem, 0, header, sizeof header);
+        check(n == MIN(sizeof header, (size_t) elem->out_bytes));
+        n = virtq_elem_write_in(elem, elem->in_bytes / 2, header, n);
+        check(n <= elem->in_bytes - elem->in_bytes / 2);
 
         for (unsigned i = 0; i < elem->n_out; i++) {
                 const uint8_t *p = elem->out[i].iov_base;
@@ -139,6 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *h = data;
         VirtqUsedElem pending[64];
         unsigned n_pending = 0, segments;
+        uint16_t start, advance;
+        bool hold;
         uint64_t features = VIRTIO_FEATURE(VIRTIO_F_VERSION_1);
         uint64_t gpa[3];
         uint16_t qsize;
@@ -187,6 +210,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check(!reason);
         }
 
+        advance = h[12] & 3;
+        hold = h[12] & 4;
+        start = get16(h + 14);
+        if (start != 0) {
+                vq.last_avail_idx = vq.avail_idx_shadow = vq.used_idx = start;
+                driver_move_avail(&vq, start);
+        }
+
         /* Without overlapping rings, at most the queue size of chains are available; with them, what the
          * device writes may make more available, so the rounds are bounded. */
         for (unsigned round = 0; round < MAX_ROUNDS; round++) {
@@ -194,12 +225,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
                 if (h[11] & 2)
                         (void) virtq_set_notification(&vq, mem, round % 2);
+                if (advance)
+                        driver_move_avail(&vq, advance);
                 r = virtq_pop(&vq, mem, elem);
                 if (r < 0) {
                         check_broken(&vq, mem, elem, r);
                         return 0;
                 }
                 if (r == 0) {
+                        if (n_pending > 0) {
+                                check(virtq_push_batch(&vq, mem, pending, n_pending) == 0);
+                                n_pending = 0;
+                        }
                         check(virtq_set_notification(&vq, mem, true) == 0);
                         /* Only a used ring overlapping avail->idx can have moved it. */
                         if (!virtq_has_pending(&vq, mem))
@@ -210,9 +247,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 written = use_elem(elem, h[11] & 4);
                 if (h[11] & 8)
                         written /= 2;
-                if (h[11] & 1) {
+                if ((h[11] & 1) || hold) {
                         pending[n_pending++] = (VirtqUsedElem) { .id = elem->head, .len = written };
-                        if (n_pending == ELEMENTSOF(pending) || round % 3 == 0) {
+                        if (n_pending == ELEMENTSOF(pending) || (!hold && round % 3 == 0)) {
                                 check(virtq_push_batch(&vq, mem, pending, n_pending) == 0);
                                 n_pending = 0;
                         }

@@ -14,6 +14,7 @@ import sys
 NEXT, WRITE, INDIRECT = 1, 2, 4
 INDIRECT_DESC, EVENT_IDX = 1, 2
 BATCH, TOGGLE, FILL, SHORT = 1, 2, 4, 8
+HOLD = 4
 HIGH = 1 << 32
 REGION = 0x10000
 
@@ -22,13 +23,13 @@ DESC, AVAIL, USED, TABLE, BUF = 0x000, 0x400, 0x600, 0x800, 0x1000
 
 
 def header(qsize, features=0, segments=64, desc=DESC, avail=AVAIL, used=USED, high=0, behaviour=0,
-           raw_size=None):
+           raw_size=None, driver=0, start=0):
     if raw_size is not None:
         b0, raw = 0x80, raw_size
     else:
         b0, raw = qsize.bit_length() - 1, 0
-    return struct.pack("<BHBHHHBB4x", b0, raw, features | (segments - 1) << 2, desc, avail, used, high,
-                       behaviour)
+    return struct.pack("<BHBHHHBBBxH", b0, raw, features | (segments - 1) << 2, desc, avail, used, high,
+                       behaviour, driver, start)
 
 
 class Memory:
@@ -235,6 +236,23 @@ def seeds():
     m.desc(DESC, 2, BUF, 16)
     m.avail([0, 2, 0])
     out["buffers-over-rings"] = m.image(header(8, EVENT_IDX, behaviour=FILL | BATCH))
+
+    # Indices that wrap around 65536 while chains go through.
+    m = Memory()
+    for i in range(8):
+        m.desc(DESC, i, BUF + i * 0x100, 0x100, WRITE)
+    m.avail([5, 4, 3, 2, 1, 0, 7, 6], idx=4, used_event=65533)
+    out["indices-wrap"] = m.image(header(8, EVENT_IDX, start=65530, driver=1, behaviour=BATCH))
+
+    # A driver that keeps adding chains while the device holds on to them: more than the queue size
+    # end up in flight.
+    m = Memory()
+    for i in range(4):
+        m.desc(DESC, i, BUF + i * 0x100, 0x100, WRITE)
+    m.avail([0, 1, 2, 3], idx=0, qsize=4)
+    out["driver-outruns-device"] = m.image(header(4, driver=1 | HOLD))
+    out["driver-keeps-adding"] = m.image(header(4, EVENT_IDX, driver=1, behaviour=TOGGLE))
+    out["driver-too-fast"] = m.image(header(4, driver=3))
 
     m = Memory()
     m.chain(DESC, 0, [(BUF + i * 16, 16, i >= 8) for i in range(16)])
