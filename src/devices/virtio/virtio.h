@@ -10,12 +10,12 @@
 #include "macro.h"
 
 /* Device status, as the driver writes it during initialisation. */
-#define VIRTIO_STATUS_ACKNOWLEDGE  UINT8_C(0x01)
-#define VIRTIO_STATUS_DRIVER       UINT8_C(0x02)
-#define VIRTIO_STATUS_DRIVER_OK    UINT8_C(0x04)
-#define VIRTIO_STATUS_FEATURES_OK  UINT8_C(0x08)
-#define VIRTIO_STATUS_NEEDS_RESET  UINT8_C(0x40) /* set by the device: it stopped and needs a reset */
-#define VIRTIO_STATUS_FAILED       UINT8_C(0x80)
+#define VIRTIO_STATUS_ACKNOWLEDGE UINT8_C(0x01)
+#define VIRTIO_STATUS_DRIVER      UINT8_C(0x02)
+#define VIRTIO_STATUS_DRIVER_OK   UINT8_C(0x04)
+#define VIRTIO_STATUS_FEATURES_OK UINT8_C(0x08)
+#define VIRTIO_STATUS_NEEDS_RESET UINT8_C(0x40) /* set by the device: it stopped and needs a reset */
+#define VIRTIO_STATUS_FAILED      UINT8_C(0x80)
 
 /* Feature bits outside the device-specific range 0..23, as bit numbers. */
 #define VIRTIO_F_RING_INDIRECT_DESC 28
@@ -28,7 +28,7 @@
 #define VIRTIO_F_SR_IOV             37
 #define VIRTIO_F_NOTIFICATION_DATA  38
 
-#define VIRTIO_FEATURE(bit) (UINT64_C(1) << (bit))
+#define VIRTIO_FEATURE(bit)         (UINT64_C(1) << (bit))
 
 static inline bool virtio_has_feature(uint64_t features, unsigned bit)
 {

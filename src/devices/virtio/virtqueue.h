@@ -42,7 +42,7 @@
 /* used->flags: the device asks for no available buffer notifications (ignored with EVENT_IDX). */
 #define VIRTQ_USED_F_NO_NOTIFY UINT16_C(1)
 
-#define VIRTQ_SIZE_MAX UINT16_C(32768)
+#define VIRTQ_SIZE_MAX         UINT16_C(32768)
 /* Segments one element may have unless virtq_init() is told otherwise (the kernel's IOV_MAX). */
 #define VIRTQ_SEGMENTS_DEFAULT 1024u
 /* The most segments an element or a queue may be configured for. */
@@ -50,9 +50,9 @@
 /* Bytes one chain may describe, readable and writable together: a used length is 32 bits. */
 #define VIRTQ_CHAIN_BYTES_MAX UINT64_C(0xffffffff)
 
-#define VIRTQ_DESC_ALIGN  16
-#define VIRTQ_AVAIL_ALIGN 2
-#define VIRTQ_USED_ALIGN  4
+#define VIRTQ_DESC_ALIGN      16
+#define VIRTQ_AVAIL_ALIGN     2
+#define VIRTQ_USED_ALIGN      4
 
 /* Layout in guest memory, all fields little-endian. */
 typedef struct VirtqDesc {
@@ -63,7 +63,7 @@ typedef struct VirtqDesc {
 } VirtqDesc;
 
 typedef struct VirtqUsedElem {
-        uint32_t id; /* head index of the chain */
+        uint32_t id;  /* head index of the chain */
         uint32_t len; /* bytes the device wrote into the chain's writable segments */
 } VirtqUsedElem;
 
@@ -97,7 +97,7 @@ static inline bool virtq_need_event(uint16_t event, uint16_t new_idx, uint16_t o
 
 typedef struct Virtqueue {
         /* Fixed by virtq_init(). */
-        uint16_t index;   /* the queue's number in its device, for log messages */
+        uint16_t index; /* the queue's number in its device, for log messages */
         uint16_t max_size;
         unsigned max_segments;
 

@@ -23,8 +23,8 @@
 /* More than 3 GiB: RAM below the 32-bit hole and 16 MiB above 4 GiB. */
 #define BIG_MEM_SIZE (GUEST_MEM_32BIT_HOLE_START + 16 * MiB)
 
-#define F_INDIRECT  VIRTIO_FEATURE(VIRTIO_F_RING_INDIRECT_DESC)
-#define F_EVENT_IDX VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX)
+#define F_INDIRECT   VIRTIO_FEATURE(VIRTIO_F_RING_INDIRECT_DESC)
+#define F_EVENT_IDX  VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX)
 
 static GuestMemory *mem;
 static bool mem_guarded;
