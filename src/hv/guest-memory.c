@@ -1,25 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 
 #include "guest-memory.h"
 
 int host_memory_limit(uint64_t *ret)
 {
-        _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
-        uint64_t total = 0, v;
-        char line[256];
+        struct sysinfo si;
 
-        if (!f)
+        if (sysinfo(&si) < 0)
                 return negative_errno();
-        while (fgets(line, sizeof line, f))
-                if (sscanf(line, "MemTotal: %" SCNu64 " kB", &v) == 1 ||
-                    sscanf(line, "SwapTotal: %" SCNu64 " kB", &v) == 1)
-                        total += v * KiB;
-        if (total == 0)
-                return -ENODATA;
-        *ret = total;
-        return 0;
+        *ret = ((uint64_t) si.totalram + (uint64_t) si.totalswap) * si.mem_unit;
+        return *ret ? 0 : -ENODATA;
 }
 
 int guest_memory_new(uint64_t size, bool shared, bool hugepages, bool prefault, GuestMemory **ret)
