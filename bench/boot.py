@@ -28,7 +28,7 @@ address space posix_spawn shares until exec -- into the child's maxrss.
 
 Writes a Markdown report (--markdown, else stdout) and the raw samples as
 JSON (--json), rewritten after every round. --merge makes one report of
-several such JSON files (sessions). Needs a usable /dev/kvm: run it through
+several such JSON files (batches). Needs a usable /dev/kvm: run it through
 tests/kvmhost/run where there is none (bench/run-boot-bench does).
 """
 
@@ -535,17 +535,17 @@ def report(meta, summary):
     w = lines.append
     h = meta["host"]
     w(f"Date: {meta['date']}  ")
-    if meta.get("sessions"):
-        ss = meta["sessions"]
-        w(f"Rounds: {meta['rounds_done']} counted, from {len(ss)} sessions (each a fresh host, "
-          f"{meta['warmup_rounds']} uncounted warm-up round(s) first; rounds done per session: "
+    if meta.get("batches"):
+        ss = meta["batches"]
+        w(f"Rounds: {meta['rounds_done']} counted, from {len(ss)} batches (each a fresh host, "
+          f"{meta['warmup_rounds']} uncounted warm-up round(s) first; rounds done per batch: "
           f"{', '.join(str(x['rounds_done']) + ('' if x['complete'] else ' (stopped)') for x in ss)}); "
           f"failed runs: {meta['failed_runs']}  ")
         w("Each round boots chv serial, QEMU serial, chv probe, QEMU probe, chv halt, QEMU halt, then the two "
           "reference runs, in that order.  ")
     if not meta.get("complete", True):
         w(f"**Incomplete: {meta['rounds_done']} of {meta['rounds']} rounds done when this was written.**  ")
-    if not meta.get("sessions"):
+    if not meta.get("batches"):
         w(f"Rounds: {meta['rounds']} after {meta['warmup_rounds']} uncounted warm-up round(s); each round boots "
           "chv serial, QEMU serial, chv probe, QEMU probe, chv halt, QEMU halt, then the two reference runs, "
           f"in that order; failed runs: {meta['failed_runs']}  ")
@@ -555,10 +555,10 @@ def report(meta, summary):
           + f"; {v.get('qemu', '?')}  ")
     w(f"Host running the VMMs: {h['kvm_description']}; kernel {h['kernel']}; CPU \"{h['cpu_model']}\" "
       f"x {h['cpus']}; {h['memory_bytes'] // MiB if h['memory_bytes'] else '?'} MiB RAM  ")
-    if meta.get("sessions"):
+    if meta.get("batches"):
         w("Load average there: " + "; ".join(
             f"{' '.join(x['loadavg_before'] or [])} before, {' '.join(x['loadavg_after'] or [])} after"
-            for x in meta["sessions"]) + "  ")
+            for x in meta["batches"]) + "  ")
     else:
         w(f"Load average there: {' '.join(h['loadavg'] or [])} before, "
           f"{' '.join(meta['host_after']['loadavg'] or [])} after  ")
@@ -591,7 +591,7 @@ def report(meta, summary):
 
 def write_results(args, meta, samples, final):
     """Write the report and the raw data; also after each round, so a run that dies keeps its rounds."""
-    if not meta.get("sessions"):
+    if not meta.get("batches"):
         meta["host_after"] = describe_host()
         meta["complete"] = final
         meta["rounds_done"] = 1 + max((s["round"] for s in samples), default=-1)
@@ -622,10 +622,10 @@ def write_results(args, meta, samples, final):
 
 
 def merge(args):
-    """One report from the JSON files of several sessions (see bench/run-boot-bench)."""
+    """One report from the JSON files of several batches (see bench/run-boot-bench)."""
     meta = None
     samples = []
-    sessions = []
+    batches = []
     offset = 0
     for k, path in enumerate(args.merge):
         try:
@@ -639,13 +639,13 @@ def merge(args):
         if meta is None:
             meta = {key: m[key] for key in ("date", "guest_memory_bytes", "host", "commands", "probe_args",
                                              "versions", "warmup_rounds") if key in m}
-        sessions.append({"file": os.path.basename(path), "date": m.get("date"), "rounds_done": done,
+        batches.append({"file": os.path.basename(path), "date": m.get("date"), "rounds_done": done,
                          "complete": m.get("complete", False), "loadavg_before": m["host"].get("loadavg"),
                          "loadavg_after": m.get("host_after", {}).get("loadavg")})
         for s in part["samples"]:
             if s["round"] >= done:
                 continue  # a round cut short
-            s = dict(s, session=k)
+            s = dict(s, batch=k)
             if not s["warmup"]:
                 s["round"] = offset + s["round"]
             samples.append(s)
@@ -653,7 +653,7 @@ def merge(args):
     if meta is None:
         print("boot.py: nothing to merge", file=sys.stderr)
         return 1
-    meta.update(sessions=sessions, rounds_done=offset, rounds=offset, complete=True)
+    meta.update(batches=batches, rounds_done=offset, rounds=offset, complete=True)
     if args.revision:
         meta["revision"] = args.revision
     if args.outer_host:
