@@ -60,6 +60,14 @@ int guest_memory_new(uint64_t size, bool shared, bool hugepages, bool prefault, 
         return 0;
 }
 
+void guest_memory_advise(GuestMemory *m, bool mergeable, bool thp)
+{
+        /* Both are hints: a kernel without KSM or THP says EINVAL, and the guest runs all the same. */
+        if (mergeable)
+                (void) madvise(m->host, m->size, MADV_MERGEABLE);
+        (void) madvise(m->host, m->size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
 GuestMemory *guest_memory_free(GuestMemory *m)
 {
         if (!m)

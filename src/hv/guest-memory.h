@@ -30,6 +30,9 @@ int guest_memory_new(uint64_t size, bool shared, bool hugepages, bool prefault, 
 GuestMemory *guest_memory_free(GuestMemory *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(GuestMemory *, guest_memory_free);
 
+/* Kernel same-page merging and transparent huge pages for the whole of guest RAM (best effort). */
+void guest_memory_advise(GuestMemory *m, bool mergeable, bool thp);
+
 /* Host pointer for [gpa, gpa+len) when the whole range is RAM inside one region, else NULL. */
 void *guest_memory_ptr(const GuestMemory *m, uint64_t gpa, uint64_t len);
 int guest_memory_write(const GuestMemory *m, uint64_t gpa, const void *buf, uint64_t len);

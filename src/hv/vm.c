@@ -91,6 +91,7 @@ int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size
         if (r < 0)
                 return fail(r, err, errlen, "cannot allocate %" PRIu64 " MiB of guest memory: %s",
                             config->memory.size / MiB, strerror(-r));
+        guest_memory_advise(vm->mem, config->memory.mergeable, config->memory.thp);
 
         r = rtc_new(&vm->rtc);
         if (r < 0)
