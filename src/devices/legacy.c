@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "legacy.h"
@@ -374,3 +375,28 @@ const IoOps rtc_io_ops = {
         .read = rtc_read,
         .write = rtc_write,
 };
+
+/* Generic Event Device */
+
+static void ged_read(void *opaque, uint64_t offset, uint8_t *data, uint32_t len)
+{
+        Ged *ged = opaque;
+        uint32_t v = 0;
+
+        if (offset == 0 && len == 4)
+                v = atomic_exchange(&ged->pending, 0);
+        memset(data, 0, len);
+        memcpy(data, &v, MIN(len, (uint32_t) sizeof v));
+}
+
+const IoOps ged_io_ops = {
+        .read = ged_read,
+};
+
+void ged_notify(Ged *ged, uint32_t events)
+{
+        atomic_fetch_or(&ged->pending, events);
+        /* The interrupt is edge-triggered: a pulse per notification. */
+        irq_line_set(&ged->irq, true);
+        irq_line_set(&ged->irq, false);
+}

@@ -38,3 +38,15 @@ void rtc_reset(Rtc *rtc);
 extern const IoOps rtc_io_ops;
 /* For tests: a clock source other than the host's CLOCK_REALTIME. */
 void rtc_set_clock(Rtc *rtc, int64_t (*now)(void));
+
+/*
+ * The ACPI Generic Event Device: one 32-bit register of pending events. A read returns the pending
+ * bits and clears them (the guest's _EVT handles what it read); ged_notify() sets bits and pulses the
+ * GED's interrupt line.
+ */
+typedef struct Ged {
+        _Atomic uint32_t pending;
+        IrqLine irq;
+} Ged;
+extern const IoOps ged_io_ops; /* opaque: a Ged */
+void ged_notify(Ged *ged, uint32_t events);

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include "acpi.h"
 #include "cpuid.h"
 #include "log.h"
 #include "vm.h"
@@ -68,6 +69,17 @@ VmRequest vm_take_request(Vm *vm)
 
 static int vm_load_payload(Vm *vm, char *err, size_t errlen);
 
+/* The 64-bit PCI MMIO window: from the first 1 GiB boundary above the RAM above 4 GiB. */
+#define VM_MMIO64_SIZE (64 * GiB)
+static uint64_t vm_mmio64_base(const Vm *vm)
+{
+        uint64_t end = GUEST_MEM_HIGH_START;
+        if (vm->config->memory.size > GUEST_MEM_32BIT_HOLE_START)
+                end += vm->config->memory.size - GUEST_MEM_32BIT_HOLE_START;
+        return ALIGN_UP(end, GiB);
+}
+
+
 int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size_t errlen)
 {
         _cleanup_(vm_freep) Vm *vm = NULL;
@@ -105,6 +117,26 @@ int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size
                 if (r < 0)
                         return r;
         }
+        vm->ged.irq = (IrqLine) { .set = vm_irq_set, .ctx = vm, .gsi = ACPI_GED_GSI };
+        r = iobus_register(&vm->mmio, ACPI_GED_MMIO_BASE, ACPI_GED_MMIO_SIZE, &ged_io_ops, &vm->ged, "ged");
+        if (r < 0)
+                return r;
+
+        /* PCI segment 0: the host bridge, configuration through ECAM and through 0xcf8/0xcfc. */
+        PciBusConfig pci = {
+                .mmio = &vm->mmio,
+                .pio = &vm->pio,
+                .io = { ACPI_PIO_BASE, ACPI_PIO_SIZE },
+                .mem32 = { ACPI_MMIO32_BASE, ACPI_MMIO32_SIZE },
+                .mem64 = { vm_mmio64_base(vm), VM_MMIO64_SIZE },
+        };
+        r = pci_bus_new(&pci, &vm->pci);
+        if (r < 0)
+                return fail(r, err, errlen, "cannot create the PCI bus: %s", strerror(-r));
+        if ((r = iobus_register(&vm->mmio, ACPI_ECAM_BASE, PCI_ECAM_SIZE, &pci_ecam_ops, vm->pci, "pci-ecam")) < 0 ||
+            (r = iobus_register(&vm->pio, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, vm->pci, "pci-cf8")) < 0)
+                return r;
+
         if ((r = iobus_register(&vm->pio, I8042_DATA_PORT, 5, &i8042_io_ops, &vm->control, "i8042")) < 0 ||
             (r = iobus_register(&vm->pio, RTC_PORT, RTC_PORT_LEN, &rtc_io_ops, vm->rtc, "rtc")) < 0 ||
             (r = iobus_register(&vm->pio, DEBUG_PORT, 1, &debug_port_io_ops, &vm->debug_port, "debug-port")) < 0 ||
@@ -125,6 +157,7 @@ Vm *vm_free(Vm *vm)
         if (!vm)
                 return NULL;
         vm_stop(vm);
+        pci_bus_free(vm->pci);
         iobus_done(&vm->pio);
         iobus_done(&vm->mmio);
         serial_free(vm->serial);
@@ -212,6 +245,15 @@ static int vm_load_payload(Vm *vm, char *err, size_t errlen)
                 b.initramfs_addr = addr;
                 b.initramfs_size = vm->host.initramfs_size;
         }
+
+        AcpiConfig acpi;
+        acpi_config_default(&acpi, vm->config->cpus.boot_vcpus, vm->config->cpus.max_vcpus);
+        acpi.mmio64_base = vm_mmio64_base(vm);
+        acpi.mmio64_size = VM_MMIO64_SIZE;
+        r = acpi_tables_write(vm->mem, ACPI_TABLES_BASE, ACPI_TABLES_SIZE, &acpi, &vm->rsdp);
+        if (r < 0)
+                return fail(r, err, errlen, "cannot write the ACPI tables: %s", strerror(-r));
+        b.rsdp_addr = vm->rsdp;
         return x86_boot_write_structures(vm->mem, &b, err, errlen);
 }
 

@@ -10,6 +10,7 @@
 #include "kvm.h"
 #include "legacy.h"
 #include "loader.h"
+#include "pci.h"
 #include "serial.h"
 #include "vm-config.h"
 
@@ -47,6 +48,9 @@ struct Vm {
         DebugPort debug_port;
         Serial *serial;
         Rtc *rtc;
+        Ged ged;
+        PciBus *pci;
+        uint64_t rsdp;
 
         Vcpu *vcpus;
         unsigned n_vcpus;

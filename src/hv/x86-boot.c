@@ -21,6 +21,7 @@
 #define PTE_PS (1u << 7)
 
 /* boot_params offsets, Documentation/arch/x86/zero-page.rst */
+#define BP_ACPI_RSDP_ADDR 0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE 0x0c4
 #define BP_EXT_CMD_LINE_PTR 0x0c8
@@ -68,8 +69,10 @@ unsigned x86_e820_build(const GuestMemory *mem, E820Entry e[static X86_E820_MAX]
 
         e[n++] = (E820Entry) { 0, X86_EBDA_ADDR, X86_E820_RAM };
         e[n++] = (E820Entry) { X86_EBDA_ADDR, 0xa0000 - X86_EBDA_ADDR, X86_E820_RESERVED };
-        e[n++] = (E820Entry) { X86_MPTABLE_ADDR, X86_BIOS_END - X86_MPTABLE_ADDR, X86_E820_RESERVED };
+        e[n++] = (E820Entry) { X86_ACPI_ADDR, X86_BIOS_END - X86_ACPI_ADDR, X86_E820_RESERVED };
         e[n++] = (E820Entry) { X86_BIOS_END, guest_memory_low_end(mem) - X86_BIOS_END, X86_E820_RAM };
+        /* ECAM must be reserved in the memory map, or Linux will not trust the MCFG table. */
+        e[n++] = (E820Entry) { X86_PCI_ECAM_ADDR, X86_PCI_ECAM_SIZE, X86_E820_RESERVED };
         for (unsigned i = 1; i < mem->n_regions; i++)
                 e[n++] = (E820Entry) { mem->regions[i].gpa, mem->regions[i].size, X86_E820_RAM };
         return n;
@@ -135,6 +138,7 @@ static int write_linux_zero_page(GuestMemory *mem, const BootParams *b, const E8
                 put32(zp + BP_KERNEL_ALIGNMENT, 0x1000000);
         }
         zp[BP_TYPE_OF_LOADER] = 0xff;
+        put64(zp + BP_ACPI_RSDP_ADDR, b->rsdp_addr);
         zp[BP_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
         put16(zp + BP_HEAP_END_PTR, 0xfe00);
         put32(zp + BP_CMD_LINE_PTR, X86_CMDLINE_ADDR);
@@ -167,6 +171,7 @@ static int write_pvh_start_info(GuestMemory *mem, const BootParams *b, const E82
         put32(si + 0, PVH_START_MAGIC);
         put32(si + 4, 1); /* version: has the memory map */
         put64(si + 24, X86_CMDLINE_ADDR);
+        put64(si + 32, b->rsdp_addr);
         put64(si + 40, X86_PVH_MEMMAP_ADDR);
         put32(si + 48, n);
         if (b->initramfs_size) {

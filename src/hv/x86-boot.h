@@ -22,6 +22,7 @@ typedef struct BootParams {
         uint64_t initramfs_size;
         unsigned boot_vcpus;
         unsigned max_vcpus;
+        uint64_t rsdp_addr; /* 0: no ACPI */
 } BootParams;
 
 /*

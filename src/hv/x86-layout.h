@@ -15,9 +15,12 @@
 #define X86_CMDLINE_ADDR 0x20000
 #define X86_CMDLINE_MAX 4096
 #define X86_EBDA_ADDR 0x9fc00
+#define X86_ACPI_ADDR 0xe0000 /* ACPI tables, up to the MP table */
 #define X86_MPTABLE_ADDR 0xf0000
 #define X86_BIOS_END 0x100000
 
+#define X86_PCI_ECAM_ADDR 0xe8000000u /* 256 MiB: buses 0-255 of segment 0 */
+#define X86_PCI_ECAM_SIZE 0x10000000u
 #define X86_IOAPIC_ADDR 0xfec00000u
 #define X86_LAPIC_ADDR 0xfee00000u
 

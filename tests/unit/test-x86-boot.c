@@ -129,19 +129,24 @@ Test(x86_boot, e820_512m)
         E820Entry e[X86_E820_MAX];
         unsigned n = x86_e820_build(mem, e);
 
-        cr_assert(eq(uint, n, 4));
+        cr_assert(eq(uint, n, 5));
         cr_assert(eq(u64, e[0].addr, 0));
         cr_assert(eq(u64, e[0].size, 0x9fc00));
         cr_assert(eq(u32, e[0].type, X86_E820_RAM));
         cr_assert(eq(u64, e[1].addr, 0x9fc00));
         cr_assert(eq(u64, e[1].size, 0x400));
         cr_assert(eq(u32, e[1].type, X86_E820_RESERVED));
-        cr_assert(eq(u64, e[2].addr, 0xf0000));
-        cr_assert(eq(u64, e[2].size, 0x10000));
+        /* ACPI tables from 0xe0000, then the MP table up to 1 MiB. */
+        cr_assert(eq(u64, e[2].addr, 0xe0000));
+        cr_assert(eq(u64, e[2].size, 0x20000));
         cr_assert(eq(u32, e[2].type, X86_E820_RESERVED));
         cr_assert(eq(u64, e[3].addr, 0x100000));
         cr_assert(eq(u64, e[3].size, 512 * MiB - 0x100000));
         cr_assert(eq(u32, e[3].type, X86_E820_RAM));
+        /* ECAM is reserved, or Linux ignores MCFG. */
+        cr_assert(eq(u64, e[4].addr, X86_PCI_ECAM_ADDR));
+        cr_assert(eq(u64, e[4].size, X86_PCI_ECAM_SIZE));
+        cr_assert(eq(u32, e[4].type, X86_E820_RESERVED));
 }
 
 static uint64_t e820_ram(const E820Entry *e, unsigned n)
@@ -164,13 +169,13 @@ Test(x86_boot, e820_4g_has_a_region_above_4g)
 
         cr_assert(eq(int, guest_memory_new(4 * GiB, false, false, false, &big), 0));
         n = x86_e820_build(big, e);
-        cr_assert(eq(uint, n, 5));
+        cr_assert(eq(uint, n, 6));
         cr_assert(eq(u64, e[3].addr, 0x100000));
         cr_assert(eq(u64, e[3].size, 3 * GiB - 0x100000));
         cr_assert(eq(u32, e[3].type, X86_E820_RAM));
-        cr_assert(eq(u64, e[4].addr, 4 * GiB));
-        cr_assert(eq(u64, e[4].size, 1 * GiB));
-        cr_assert(eq(u32, e[4].type, X86_E820_RAM));
+        cr_assert(eq(u64, e[5].addr, 4 * GiB));
+        cr_assert(eq(u64, e[5].size, 1 * GiB));
+        cr_assert(eq(u32, e[5].type, X86_E820_RAM));
         /* All RAM but the 384 KiB hole below 1 MiB (EBDA, VGA and BIOS area). */
         cr_assert(eq(u64, e820_ram(e, n), 4 * GiB - (0x100000 - 0x9fc00)));
 }
@@ -183,8 +188,9 @@ Test(x86_boot, e820_exactly_3g_has_no_high_region)
 
         cr_assert(eq(int, guest_memory_new(3 * GiB, false, false, false, &m), 0));
         n = x86_e820_build(m, e);
-        cr_assert(eq(uint, n, 4));
+        cr_assert(eq(uint, n, 5));
         cr_assert(eq(u64, e[3].addr + e[3].size, 3 * GiB));
+        cr_assert(eq(u64, e[4].addr, X86_PCI_ECAM_ADDR));
 }
 
 /* PVH */
@@ -218,9 +224,9 @@ Test(x86_boot, pvh_start_info)
         cr_assert(eq(u32, rd32(si + 12), 0)); /* nr_modules */
         cr_assert(eq(u64, rd64(si + 16), 0)); /* modlist_paddr */
         cr_assert(eq(u64, rd64(si + 24), 0x20000));
-        cr_assert(eq(u64, rd64(si + 32), 0)); /* rsdp_paddr */
+        cr_assert(eq(u64, rd64(si + 32), 0)); /* rsdp_paddr: none given */
         cr_assert(eq(u64, rd64(si + 40), X86_PVH_MEMMAP_ADDR));
-        cr_assert(eq(u32, rd32(si + 48), 4));
+        cr_assert(eq(u32, rd32(si + 48), 5));
         cr_assert(eq(u32, rd32(si + 52), 0));
         assert_memmap_matches_e820(rd64(si + 40), rd32(si + 48));
         cr_assert(eq(str, (char *) gp(0x20000, 20), "console=ttyS0 quiet"));
@@ -252,6 +258,18 @@ Test(x86_boot, pvh_with_initramfs)
         cr_assert(eq(u8, rd8(0x20000), 0));
 }
 
+Test(x86_boot, rsdp_reaches_both_protocols)
+{
+        KernelImage k = pvh_kernel();
+        BootParams b = { .kernel = &k, .cmdline = "", .boot_vcpus = 1, .max_vcpus = 1, .rsdp_addr = 0xe0000 };
+
+        write_ok(&b);
+        cr_assert(eq(u64, rd64(X86_PVH_INFO_ADDR + 32), 0xe0000));
+        k.protocol = BOOT_LINUX_64;
+        write_ok(&b);
+        cr_assert(eq(u64, rd64(X86_ZERO_PAGE_ADDR + 0x70), 0xe0000)); /* boot_params.acpi_rsdp_addr */
+}
+
 Test(x86_boot, pvh_memmap_with_high_memory)
 {
         KernelImage k = pvh_kernel();
@@ -260,10 +278,10 @@ Test(x86_boot, pvh_memmap_with_high_memory)
         mem = guest_memory_free(mem);
         cr_assert(eq(int, guest_memory_new(6 * GiB, false, false, false, &mem), 0));
         write_ok(&b);
-        cr_assert(eq(u32, rd32(X86_PVH_INFO_ADDR + 48), 5));
-        assert_memmap_matches_e820(X86_PVH_MEMMAP_ADDR, 5);
-        cr_assert(eq(u64, rd64(X86_PVH_MEMMAP_ADDR + 4 * 24), 4 * GiB));
-        cr_assert(eq(u64, rd64(X86_PVH_MEMMAP_ADDR + 4 * 24 + 8), 3 * GiB));
+        cr_assert(eq(u32, rd32(X86_PVH_INFO_ADDR + 48), 6));
+        assert_memmap_matches_e820(X86_PVH_MEMMAP_ADDR, 6);
+        cr_assert(eq(u64, rd64(X86_PVH_MEMMAP_ADDR + 5 * 24), 4 * GiB));
+        cr_assert(eq(u64, rd64(X86_PVH_MEMMAP_ADDR + 5 * 24 + 8), 3 * GiB));
 }
 
 /* Linux boot protocol */
