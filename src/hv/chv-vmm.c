@@ -5,7 +5,8 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <systemd/sd-event.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <termios.h>
 
 #include "log.h"
@@ -235,19 +236,29 @@ static int open_console_output(const ConsoleConfig *c, const char *what, int *re
         }
 }
 
+/*
+ * The main thread's loop: plain epoll over three descriptors (the VM's request eventfd, a signalfd, the
+ * serial input), which keeps chv-vmm free of any event library and small.
+ */
+typedef enum LoopSource {
+        SOURCE_VM,
+        SOURCE_SIGNAL,
+        SOURCE_STDIN,
+} LoopSource;
+
 typedef struct Runner {
         Vm *vm;
         Kvm *kvm;
-        sd_event *event;
         bool no_reboot;
         int exit_status;
+        int epoll_fd;
         bool stdin_raw;
         struct termios stdin_saved;
 } Runner;
 
-static int on_vm_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Returns 1 when the VM is over (run->exit_status says how), 0 to go on. */
+static int on_vm_event(Runner *run)
 {
-        Runner *run = userdata;
         Vm *vm = run->vm;
         char err[512];
         VmRequest req = vm_take_request(vm);
@@ -288,33 +299,34 @@ static int on_vm_event(sd_event_source *s, int fd, uint32_t revents, void *userd
                 break;
         }
         vm_stop(vm);
-        return sd_event_exit(sd_event_source_get_event(s), run->exit_status);
+        return 1;
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+static void on_signal(Runner *run, int fd)
 {
-        Runner *run = userdata;
-        log_info("Received %s", strsignal((int) si->ssi_signo));
-        vm_request(run->vm, VM_REQUEST_STOP);
-        return 0;
+        struct signalfd_siginfo si;
+
+        while (read(fd, &si, sizeof si) == (ssize_t) sizeof si) {
+                log_info("Received %s", strsignal((int) si.ssi_signo));
+                vm_request(run->vm, VM_REQUEST_STOP);
+        }
 }
 
-static int on_stdin(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void on_stdin(Runner *run)
 {
-        Runner *run = userdata;
         uint8_t buf[SERIAL_FIFO_SIZE];
         ssize_t n;
 
-        n = read(fd, buf, sizeof buf);
+        n = read(STDIN_FILENO, buf, sizeof buf);
         if (n <= 0) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                        return 0;
+                        return;
                 /* End of input: the guest keeps running without it. */
-                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                (void) epoll_ctl(run->epoll_fd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+                return;
         }
         if (serial_queue_input(run->vm->serial, buf, (size_t) n) < (size_t) n)
                 log_debug("Serial receive FIFO full, dropped input");
-        return 0;
 }
 
 static void stdin_make_raw(Runner *run)
@@ -335,36 +347,37 @@ static void stdin_restore(Runner *run)
                 (void) tcsetattr(STDIN_FILENO, TCSANOW, &run->stdin_saved);
 }
 
+static int epoll_watch(int epoll_fd, int fd, LoopSource source)
+{
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = source };
+        return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? negative_errno() : 0;
+}
+
 static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin, bool *ret_started)
 {
-        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_close_ int epoll_fd = -EBADF, signal_fd = -EBADF;
         Runner run = { .vm = vm, .kvm = kvm, .no_reboot = no_reboot, .exit_status = EXIT_VMM_ERROR };
-        static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
         char err[512];
         sigset_t mask;
         int r;
 
-        r = sd_event_new(&event);
-        if (r < 0)
-                return log_error_errno(r, "cannot create the event loop: %m");
         sigemptyset(&mask);
-        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
-                sigaddset(&mask, signals[i]);
-        }
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
-        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
-                r = sd_event_add_signal(event, NULL, signals[i], on_signal, &run);
-                if (r < 0)
-                        return log_error_errno(r, "cannot watch signal %d: %m", signals[i]);
-        }
-        r = sd_event_add_io(event, NULL, vm->event_fd, EPOLLIN, on_vm_event, &run);
-        if (r < 0)
-                return log_error_errno(r, "cannot watch the VM: %m");
+        signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        epoll_fd = run.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (signal_fd < 0 || epoll_fd < 0)
+                return log_error_errno(errno, "cannot set up the event loop: %m");
+        if ((r = epoll_watch(epoll_fd, signal_fd, SOURCE_SIGNAL)) < 0 ||
+            (r = epoll_watch(epoll_fd, vm->event_fd, SOURCE_VM)) < 0)
+                return log_error_errno(r, "cannot set up the event loop: %m");
         if (serial_stdin && vm->serial) {
                 int flags = fcntl(STDIN_FILENO, F_GETFL);
                 /* Only a stdin that epoll can watch (a tty, pipe or socket); regular files are skipped. */
                 if (flags >= 0 && fcntl(STDIN_FILENO, F_SETFL, flags | O_NONBLOCK) >= 0 &&
-                    sd_event_add_io(event, NULL, STDIN_FILENO, EPOLLIN, on_stdin, &run) >= 0)
+                    epoll_watch(epoll_fd, STDIN_FILENO, SOURCE_STDIN) >= 0)
                         stdin_make_raw(&run);
         }
 
@@ -378,12 +391,31 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin, bool *ret
                  vm->kernel.format, boot_protocol_to_string(vm->kernel.protocol), vm->kernel.entry,
                  vm->config->cpus.boot_vcpus, vm->config->memory.size / MiB);
 
-        r = sd_event_loop(event);
+        for (bool done = false; !done;) {
+                struct epoll_event evs[4];
+                int n = epoll_wait(epoll_fd, evs, ELEMENTSOF(evs), -1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = log_error_errno(errno, "event loop failed: %m");
+                        break;
+                }
+                for (int i = 0; i < n && !done; i++)
+                        switch (evs[i].data.u32) {
+                        case SOURCE_VM:
+                                done = on_vm_event(&run) > 0;
+                                break;
+                        case SOURCE_SIGNAL:
+                                on_signal(&run, signal_fd);
+                                break;
+                        case SOURCE_STDIN:
+                                on_stdin(&run);
+                                break;
+                        }
+        }
         stdin_restore(&run);
         vm_stop(vm);
-        if (r < 0)
-                return log_error_errno(r, "event loop failed: %m");
-        return run.exit_status;
+        return r < 0 ? r : run.exit_status;
 }
 
 int main(int argc, char **argv)
