@@ -48,6 +48,7 @@ static void help(void)
                "  -v                        more log output (repeat for more)\n"
                "  -V, --version             print the version\n"
                "  -h, --help                this help\n\n"
+               "SIGUSR2 presses the ACPI power button; SIGTERM, SIGINT and SIGHUP stop the VM.\n"
                "Exit status: 0 guest powered off, 1 error, 2 guest crashed, 3 guest reset with\n"
                "--no-reboot, 4 stopped by a signal.\n");
 }
@@ -307,6 +308,11 @@ static void on_signal(Runner *run, int fd)
         struct signalfd_siginfo si;
 
         while (read(fd, &si, sizeof si) == (ssize_t) sizeof si) {
+                if (si.ssi_signo == SIGUSR2) {
+                        log_info("Pressing the power button");
+                        vm_power_button(run->vm);
+                        continue;
+                }
                 log_info("Received %s", strsignal((int) si.ssi_signo));
                 vm_request(run->vm, VM_REQUEST_STOP);
         }
@@ -365,6 +371,7 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin, bool *ret
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
         signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         epoll_fd = run.epoll_fd = epoll_create1(EPOLL_CLOEXEC);

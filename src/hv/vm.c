@@ -60,6 +60,11 @@ void vm_request(Vm *vm, VmRequest r)
                 (void) !write(vm->event_fd, &(uint64_t) { 1 }, sizeof(uint64_t));
 }
 
+void vm_power_button(Vm *vm)
+{
+        ged_notify(&vm->ged, ACPI_GED_EVENT_POWER_BUTTON);
+}
+
 VmRequest vm_take_request(Vm *vm)
 {
         uint64_t v;

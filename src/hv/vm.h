@@ -84,3 +84,5 @@ void vm_stop(Vm *vm);
 void vm_request(Vm *vm, VmRequest r);
 /* Reads and clears the pending request (after event_fd became readable). */
 VmRequest vm_take_request(Vm *vm);
+/* Presses the ACPI power button: the guest hears of it through the Generic Event Device. */
+void vm_power_button(Vm *vm);

@@ -207,6 +207,7 @@ const char *scenario_user(void);
 const char *scenario_reset(void);
 const char *scenario_triple(void);
 const char *scenario_halt(void);
+const char *scenario_power_button(void);
 const char *scenario_exception(void);
 
 /* user-mode.c: runs at CPL3, linked into the user page. */

@@ -33,6 +33,7 @@ static const struct scenario scenarios[] = {
         { "reset", scenario_reset },
         { "triple", scenario_triple },
         { "halt", scenario_halt },
+        { "power-button", scenario_power_button },
         { "exception", scenario_exception },
 };
 

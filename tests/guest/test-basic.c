@@ -87,6 +87,30 @@ const char *scenario_halt(void)
         halt_forever();
 }
 
+/* chv's ACPI Generic Event Device: a 32-bit event register that a read clears; bit 0 is the power button. */
+#define GED_EVENT_REGISTER 0xfeb00000u
+#define GED_EVENT_POWER_BUTTON 0x1u
+
+const char *scenario_power_button(void)
+{
+        volatile uint32_t *reg = phys(GED_EVENT_REGISTER);
+
+        print("power-button: waiting\n");
+        /* Every read is an exit to the VMM, slow enough that this bound is minutes. */
+        for (unsigned long i = 0; i < 1000000; i++) {
+                uint32_t v = *reg;
+                if (v & GED_EVENT_POWER_BUTTON) {
+                        print("power-button: pressed, events=0x%x\n", v);
+                        if (*reg != 0)
+                                return "the event register was not cleared by reading it";
+                        return NULL;
+                }
+                if (v)
+                        return "unexpected event bits";
+        }
+        return "no power-button event";
+}
+
 const char *scenario_exception(void)
 {
         print("exception: executing ud2 at cpl=%u\n", read_cs() & 3);

@@ -11,6 +11,7 @@
 #   --expect-log TEXT     chv-vmm's standard error must contain TEXT
 #   --expect-exit N       chv-vmm must exit with N (default 0; "0|4" accepts either)
 #   --sigterm-after TEXT  send SIGTERM to chv-vmm once the serial output shows TEXT
+#   --power-button-after TEXT  send SIGUSR2 (the power button) to chv-vmm once the output shows TEXT
 #   --timeout SEC         give chv-vmm that long (default 120)
 #   --serial-file PATH    read the serial output from PATH instead of standard output
 #   --kvmhost-rw DIR      passed on to tests/kvmhost/run
@@ -26,7 +27,7 @@ fi
 shift
 
 expect=() reject=() expect_log=()
-expect_exit=0 sigterm_after= timeout=120 serial_file=
+expect_exit=0 sigterm_after= power_button_after= timeout=120 serial_file=
 while [ $# -gt 0 ]; do
     case $1 in
     --expect) expect+=("$2"); shift 2 ;;
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --expect-log) expect_log+=("$2"); shift 2 ;;
     --expect-exit) expect_exit=$2; shift 2 ;;
     --sigterm-after) sigterm_after=$2; shift 2 ;;
+    --power-button-after) power_button_after=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --serial-file) serial_file=$2; shift 2 ;;
     --) shift; break ;;
@@ -47,7 +49,19 @@ trap 'rm -rf "$work"' EXIT
 today=$(date -u +%Y-%m-%d)
 
 set +e
-if [ -n "$sigterm_after" ]; then
+if [ -n "$power_button_after" ]; then
+    timeout -s KILL "$timeout" "$@" >"$work/out" 2>"$work/err" &
+    pid=$!
+    for _ in $(seq 1 $((timeout * 10))); do
+        grep -qF -- "$power_button_after" "$work/out" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    # timeout(1) does not pass SIGUSR2 on: send it to chv-vmm itself.
+    pkill -USR2 -P "$pid"
+    wait "$pid"
+    status=$?
+elif [ -n "$sigterm_after" ]; then
     timeout -s KILL "$timeout" "$@" >"$work/out" 2>"$work/err" &
     pid=$!
     for _ in $(seq 1 $((timeout * 10))); do
