@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <elf.h>
 #include <inttypes.h>
-#include <stdarg.h>
 
+#include "errbuf.h"
 #include "loader.h"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
@@ -22,16 +22,6 @@ const char *boot_protocol_to_string(BootProtocol p)
         return boot_protocol_table[p];
 }
 
-_printf_(4, 5) static int fail(int r, char *err, size_t errlen, const char *fmt, ...)
-{
-        va_list ap;
-        if (errlen) {
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -61,7 +51,7 @@ static int elf_find_pvh_note(const uint8_t *img, size_t len, const Elf64_Phdr *p
         uint64_t off = ph->p_offset, end;
 
         if (!in_file(len, ph->p_offset, ph->p_filesz))
-                return fail(-EINVAL, err, errlen, "ELF note segment lies outside the file");
+                return errbuf_fail(-EINVAL, err, errlen, "ELF note segment lies outside the file");
         end = ph->p_offset + ph->p_filesz;
         while (end - off >= sizeof(Elf64_Nhdr)) {
                 Elf64_Nhdr nh;
@@ -72,7 +62,7 @@ static int elf_find_pvh_note(const uint8_t *img, size_t len, const Elf64_Phdr *p
                 desc_off = name_off + ALIGN_UP((uint64_t) nh.n_namesz, 4);
                 next = desc_off + ALIGN_UP((uint64_t) nh.n_descsz, 4);
                 if (next > end || desc_off > end)
-                        return fail(-EINVAL, err, errlen, "ELF note runs past its segment");
+                        return errbuf_fail(-EINVAL, err, errlen, "ELF note runs past its segment");
                 if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == 4 &&
                     memcmp(img + name_off, "Xen", 4) == 0) {
                         if (nh.n_descsz == 4)
@@ -80,7 +70,7 @@ static int elf_find_pvh_note(const uint8_t *img, size_t len, const Elf64_Phdr *p
                         else if (nh.n_descsz == 8)
                                 *ret_entry = le32(img + desc_off) | (uint64_t) le32(img + desc_off + 4) << 32;
                         else
-                                return fail(-EINVAL, err, errlen, "PVH entry note has a %" PRIu32 "-byte value",
+                                return errbuf_fail(-EINVAL, err, errlen, "PVH entry note has a %" PRIu32 "-byte value",
                                             nh.n_descsz);
                         return 1;
                 }
@@ -98,19 +88,19 @@ static int load_elf(GuestMemory *mem, const uint8_t *img, size_t len, KernelImag
         int r;
 
         if (len < sizeof eh)
-                return fail(-EINVAL, err, errlen, "ELF header is truncated");
+                return errbuf_fail(-EINVAL, err, errlen, "ELF header is truncated");
         memcpy(&eh, img, sizeof eh);
         if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB)
-                return fail(-EINVAL, err, errlen, "not a 64-bit little-endian ELF");
+                return errbuf_fail(-EINVAL, err, errlen, "not a 64-bit little-endian ELF");
         if (eh.e_machine != EM_X86_64)
-                return fail(-EINVAL, err, errlen, "ELF machine %u is not x86-64", eh.e_machine);
+                return errbuf_fail(-EINVAL, err, errlen, "ELF machine %u is not x86-64", eh.e_machine);
         if (eh.e_type != ET_EXEC)
-                return fail(-EINVAL, err, errlen, "ELF type %u is not an executable", eh.e_type);
+                return errbuf_fail(-EINVAL, err, errlen, "ELF type %u is not an executable", eh.e_type);
         if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > ELF_MAX_PHDRS)
-                return fail(-EINVAL, err, errlen, "ELF program header table is malformed (%u entries of %u bytes)",
+                return errbuf_fail(-EINVAL, err, errlen, "ELF program header table is malformed (%u entries of %u bytes)",
                             eh.e_phnum, eh.e_phentsize);
         if (!in_file(len, eh.e_phoff, (uint64_t) eh.e_phnum * sizeof(Elf64_Phdr)))
-                return fail(-EINVAL, err, errlen, "ELF program header table lies outside the file");
+                return errbuf_fail(-EINVAL, err, errlen, "ELF program header table lies outside the file");
 
         /* First pass: validate everything and find the PVH note, so nothing is written for a bad image. */
         for (unsigned i = 0; i < eh.e_phnum; i++) {
@@ -125,27 +115,27 @@ static int load_elf(GuestMemory *mem, const uint8_t *img, size_t len, KernelImag
                 if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
                         continue;
                 if (!in_file(len, ph.p_offset, ph.p_filesz))
-                        return fail(-EINVAL, err, errlen, "ELF segment %u lies outside the file", i);
+                        return errbuf_fail(-EINVAL, err, errlen, "ELF segment %u lies outside the file", i);
                 if (ph.p_filesz > ph.p_memsz)
-                        return fail(-EINVAL, err, errlen, "ELF segment %u is larger in the file than in memory", i);
+                        return errbuf_fail(-EINVAL, err, errlen, "ELF segment %u is larger in the file than in memory", i);
                 if (ph.p_paddr < LOADER_HIGH_RAM_START)
-                        return fail(-EINVAL, err, errlen,
+                        return errbuf_fail(-EINVAL, err, errlen,
                                     "ELF segment %u at 0x%" PRIx64 " is below 1 MiB, where the boot structures live",
                                     i, ph.p_paddr);
                 if (ph.p_paddr >= low_end || ph.p_memsz > low_end - ph.p_paddr)
-                        return fail(-E2BIG, err, errlen,
+                        return errbuf_fail(-E2BIG, err, errlen,
                                     "ELF segment %u (0x%" PRIx64 "+0x%" PRIx64 ") does not fit in guest memory below 0x%" PRIx64,
                                     i, ph.p_paddr, ph.p_memsz, low_end);
                 load_end = MAX(load_end, ph.p_paddr + ph.p_memsz);
                 loaded = true;
         }
         if (!loaded)
-                return fail(-EINVAL, err, errlen, "ELF has no loadable segment");
+                return errbuf_fail(-EINVAL, err, errlen, "ELF has no loadable segment");
         entry = pvh ? pvh_entry : eh.e_entry;
         if (entry < LOADER_HIGH_RAM_START || entry >= load_end)
-                return fail(-EINVAL, err, errlen, "entry point 0x%" PRIx64 " is outside the loaded image", entry);
+                return errbuf_fail(-EINVAL, err, errlen, "entry point 0x%" PRIx64 " is outside the loaded image", entry);
         if (pvh && entry > UINT32_MAX)
-                return fail(-EINVAL, err, errlen, "PVH entry point 0x%" PRIx64 " is above 4 GiB", entry);
+                return errbuf_fail(-EINVAL, err, errlen, "PVH entry point 0x%" PRIx64 " is above 4 GiB", entry);
 
         for (unsigned i = 0; i < eh.e_phnum; i++) {
                 Elf64_Phdr ph;
@@ -155,7 +145,7 @@ static int load_elf(GuestMemory *mem, const uint8_t *img, size_t len, KernelImag
                         continue;
                 dst = guest_memory_ptr(mem, ph.p_paddr, ph.p_memsz);
                 if (!dst)
-                        return fail(-E2BIG, err, errlen, "ELF segment %u does not fit in guest memory", i);
+                        return errbuf_fail(-E2BIG, err, errlen, "ELF segment %u does not fit in guest memory", i);
                 memcpy(dst, img + ph.p_offset, ph.p_filesz);
                 memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
         }
@@ -183,18 +173,18 @@ static int load_bzimage(GuestMemory *mem, const uint8_t *img, size_t len, Kernel
         uint8_t *dst;
 
         if (len < BZIMAGE_SETUP_HEADER_END)
-                return fail(-EINVAL, err, errlen, "bzImage is truncated (%zu bytes)", len);
+                return errbuf_fail(-EINVAL, err, errlen, "bzImage is truncated (%zu bytes)", len);
         version = le16(img + 0x206);
         if (version < 0x020c)
-                return fail(-EINVAL, err, errlen, "bzImage boot protocol %u.%02u is older than 2.12 (no 64-bit entry)",
+                return errbuf_fail(-EINVAL, err, errlen, "bzImage boot protocol %u.%02u is older than 2.12 (no 64-bit entry)",
                             version >> 8, version & 0xff);
         xloadflags = le16(img + 0x236);
         if (!(xloadflags & XLF_KERNEL_64))
-                return fail(-EINVAL, err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64 unset)");
+                return errbuf_fail(-EINVAL, err, errlen, "bzImage has no 64-bit entry point (XLF_KERNEL_64 unset)");
         setup_sects = img[0x1f1] ? img[0x1f1] : 4;
         setup_size = (uint64_t) (setup_sects + 1) * 512;
         if (setup_size >= len)
-                return fail(-EINVAL, err, errlen, "bzImage setup (%u sectors) is larger than the file", setup_sects);
+                return errbuf_fail(-EINVAL, err, errlen, "bzImage setup (%u sectors) is larger than the file", setup_sects);
         pm_size = len - setup_size;
         init_size = le32(img + 0x260);
         /*
@@ -211,18 +201,18 @@ static int load_bzimage(GuestMemory *mem, const uint8_t *img, size_t len, Kernel
         } else
                 runtime_start = pref_address ? pref_address : LOADER_HIGH_RAM_START;
         if (runtime_start >= low_end || init_size > low_end - runtime_start)
-                return fail(-E2BIG, err, errlen,
+                return errbuf_fail(-E2BIG, err, errlen,
                             "bzImage needs 0x%" PRIx32 " bytes from 0x%" PRIx64 ", more than guest memory below 0x%" PRIx64,
                             init_size, runtime_start, low_end);
         load_end = MAX(LOADER_HIGH_RAM_START + pm_size, runtime_start + init_size);
         if (load_end > low_end)
-                return fail(-E2BIG, err, errlen,
+                return errbuf_fail(-E2BIG, err, errlen,
                             "bzImage needs 0x%" PRIx64 " bytes from 1 MiB, more than guest memory below 0x%" PRIx64,
                             load_end - LOADER_HIGH_RAM_START, low_end);
 
         dst = guest_memory_ptr(mem, LOADER_HIGH_RAM_START, pm_size);
         if (!dst)
-                return fail(-E2BIG, err, errlen, "bzImage does not fit in guest memory");
+                return errbuf_fail(-E2BIG, err, errlen, "bzImage does not fit in guest memory");
         memcpy(dst, img + setup_size, pm_size);
 
         *k = (KernelImage) {
@@ -249,7 +239,7 @@ int kernel_image_load(GuestMemory *mem, const uint8_t *img, size_t len, KernelIm
                 return load_elf(mem, img, len, ret, err, errlen);
         if (len >= 0x206 && le32(img + 0x202) == BZIMAGE_MAGIC && le16(img + 0x1fe) == 0xaa55)
                 return load_bzimage(mem, img, len, ret, err, errlen);
-        return fail(-ENOEXEC, err, errlen, "neither an ELF kernel nor a bzImage");
+        return errbuf_fail(-ENOEXEC, err, errlen, "neither an ELF kernel nor a bzImage");
 }
 
 int initramfs_place(const GuestMemory *mem, const KernelImage *k, uint64_t size, uint64_t *ret_addr)

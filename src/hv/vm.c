@@ -9,6 +9,7 @@
 
 #include "acpi.h"
 #include "cpuid.h"
+#include "errbuf.h"
 #include "log.h"
 #include "vm.h"
 #include "x86-boot.h"
@@ -31,14 +32,6 @@
 #define APIC_MODE_NMI 0x4
 #define APIC_MODE_EXTINT 0x7
 
-_printf_(4, 5) static int fail(int r, char *err, size_t errlen, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return r;
-}
 
 static void vm_irq_set(void *ctx, uint32_t gsi, bool level)
 {
@@ -106,7 +99,7 @@ int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size
         r = guest_memory_new(config->memory.size, config->memory.shared, config->memory.hugepages,
                              config->memory.prefault, &vm->mem);
         if (r < 0)
-                return fail(r, err, errlen, "cannot allocate %" PRIu64 " MiB of guest memory: %s",
+                return errbuf_fail(r, err, errlen, "cannot allocate %" PRIu64 " MiB of guest memory: %s",
                             config->memory.size / MiB, strerror(-r));
         guest_memory_advise(vm->mem, config->memory.mergeable, config->memory.thp);
 
@@ -137,7 +130,7 @@ int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size
         };
         r = pci_bus_new(&pci, &vm->pci);
         if (r < 0)
-                return fail(r, err, errlen, "cannot create the PCI bus: %s", strerror(-r));
+                return errbuf_fail(r, err, errlen, "cannot create the PCI bus: %s", strerror(-r));
         if ((r = iobus_register(&vm->mmio, ACPI_ECAM_BASE, PCI_ECAM_SIZE, &pci_ecam_ops, vm->pci, "pci-ecam")) < 0 ||
             (r = iobus_register(&vm->pio, PCI_CF8_PORT, PCI_CF8_LEN, &pci_cf8_ops, vm->pci, "pci-cf8")) < 0)
                 return r;
@@ -180,19 +173,19 @@ static int vm_create_kvm_vm(Vm *vm, char *err, size_t errlen)
 
         vm->fd = kvm_ioctl(vm->kvm->fd, KVM_CREATE_VM, (void *) 0);
         if (vm->fd < 0)
-                return fail(vm->fd, err, errlen, "KVM_CREATE_VM failed: %s", strerror(-vm->fd));
+                return errbuf_fail(vm->fd, err, errlen, "KVM_CREATE_VM failed: %s", strerror(-vm->fd));
         r = kvm_ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t) { X86_KVM_IDENTITY_MAP_ADDR });
         if (r < 0)
-                return fail(r, err, errlen, "KVM_SET_IDENTITY_MAP_ADDR failed: %s", strerror(-r));
+                return errbuf_fail(r, err, errlen, "KVM_SET_IDENTITY_MAP_ADDR failed: %s", strerror(-r));
         r = kvm_ioctl(vm->fd, KVM_SET_TSS_ADDR, (void *) (uintptr_t) X86_KVM_TSS_ADDR);
         if (r < 0)
-                return fail(r, err, errlen, "KVM_SET_TSS_ADDR failed: %s", strerror(-r));
+                return errbuf_fail(r, err, errlen, "KVM_SET_TSS_ADDR failed: %s", strerror(-r));
         r = kvm_ioctl(vm->fd, KVM_CREATE_IRQCHIP, NULL);
         if (r < 0)
-                return fail(r, err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(-r));
+                return errbuf_fail(r, err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(-r));
         r = kvm_ioctl(vm->fd, KVM_CREATE_PIT2, &pit);
         if (r < 0)
-                return fail(r, err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(-r));
+                return errbuf_fail(r, err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(-r));
 
         for (unsigned i = 0; i < vm->mem->n_regions; i++) {
                 const GuestRegion *g = &vm->mem->regions[i];
@@ -204,7 +197,7 @@ static int vm_create_kvm_vm(Vm *vm, char *err, size_t errlen)
                 };
                 r = kvm_ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region);
                 if (r < 0)
-                        return fail(r, err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-r));
+                        return errbuf_fail(r, err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-r));
         }
         return 0;
 }
@@ -222,7 +215,7 @@ static int vm_load_payload(Vm *vm, char *err, size_t errlen)
 
         r = kernel_image_load(vm->mem, vm->host.kernel, vm->host.kernel_size, &vm->kernel, why, sizeof why);
         if (r < 0)
-                return fail(r, err, errlen, "kernel \"%s\": %s", vm->config->payload.kernel, why);
+                return errbuf_fail(r, err, errlen, "kernel \"%s\": %s", vm->config->payload.kernel, why);
 
         if (vm->host.initramfs_fd >= 0) {
                 uint64_t addr, done = 0;
@@ -230,19 +223,19 @@ static int vm_load_payload(Vm *vm, char *err, size_t errlen)
 
                 r = initramfs_place(vm->mem, &vm->kernel, vm->host.initramfs_size, &addr);
                 if (r < 0)
-                        return fail(r, err, errlen,
+                        return errbuf_fail(r, err, errlen,
                                     "initramfs \"%s\" (%" PRIu64 " bytes) does not fit in guest memory above the kernel",
                                     vm->config->payload.initramfs, vm->host.initramfs_size);
                 dst = guest_memory_ptr(vm->mem, addr, vm->host.initramfs_size);
                 if (!dst)
-                        return fail(-E2BIG, err, errlen, "initramfs does not fit in guest memory");
+                        return errbuf_fail(-E2BIG, err, errlen, "initramfs does not fit in guest memory");
                 while (done < vm->host.initramfs_size) {
                         ssize_t n = pread(vm->host.initramfs_fd, dst + done, vm->host.initramfs_size - done,
                                           (off_t) done);
                         if (n < 0 && errno == EINTR)
                                 continue;
                         if (n <= 0)
-                                return fail(n < 0 ? negative_errno() : -EIO, err, errlen,
+                                return errbuf_fail(n < 0 ? negative_errno() : -EIO, err, errlen,
                                             "cannot read initramfs \"%s\": %s", vm->config->payload.initramfs,
                                             n < 0 ? strerror(errno) : "file shrank while loading");
                         done += (uint64_t) n;
@@ -257,7 +250,7 @@ static int vm_load_payload(Vm *vm, char *err, size_t errlen)
         acpi.mmio64_size = VM_MMIO64_SIZE;
         r = acpi_tables_write(vm->mem, ACPI_TABLES_BASE, ACPI_TABLES_SIZE, &acpi, &vm->rsdp);
         if (r < 0)
-                return fail(r, err, errlen, "cannot write the ACPI tables: %s", strerror(-r));
+                return errbuf_fail(r, err, errlen, "cannot write the ACPI tables: %s", strerror(-r));
         b.rsdp_addr = vm->rsdp;
         return x86_boot_write_structures(vm->mem, &b, err, errlen);
 }
@@ -314,28 +307,28 @@ static int vcpu_create(Vm *vm, Vcpu *v, unsigned id, char *err, size_t errlen)
         *v = (Vcpu) { .vm = vm, .id = id, .fd = -EBADF };
         v->fd = kvm_ioctl(vm->fd, KVM_CREATE_VCPU, (void *) (uintptr_t) id);
         if (v->fd < 0)
-                return fail(v->fd, err, errlen, "KVM_CREATE_VCPU %u failed: %s", id, strerror(-v->fd));
+                return errbuf_fail(v->fd, err, errlen, "KVM_CREATE_VCPU %u failed: %s", id, strerror(-v->fd));
         v->run = mmap(NULL, (size_t) vm->kvm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
         if (v->run == MAP_FAILED) {
                 v->run = NULL;
-                return fail(negative_errno(), err, errlen, "cannot map vCPU %u: %m", id);
+                return errbuf_fail(negative_errno(), err, errlen, "cannot map vCPU %u: %m", id);
         }
         cpuid = cpuid_for_vcpu(vm->kvm->cpuid, id, vm->config->cpus.max_vcpus, vm->kvm->tsc_deadline);
         if (!cpuid)
                 return -ENOMEM;
         r = kvm_ioctl(v->fd, KVM_SET_CPUID2, cpuid);
         if (r < 0)
-                return fail(r, err, errlen, "KVM_SET_CPUID2 on vCPU %u failed: %s", id, strerror(-r));
+                return errbuf_fail(r, err, errlen, "KVM_SET_CPUID2 on vCPU %u failed: %s", id, strerror(-r));
         r = vcpu_setup_msrs(v);
         if (r < 0)
-                return fail(r, err, errlen, "cannot set the MSRs of vCPU %u: %s", id, strerror(-r));
+                return errbuf_fail(r, err, errlen, "cannot set the MSRs of vCPU %u: %s", id, strerror(-r));
         r = vcpu_setup_lapic(v);
         if (r < 0)
-                return fail(r, err, errlen, "cannot set up the local APIC of vCPU %u: %s", id, strerror(-r));
+                return errbuf_fail(r, err, errlen, "cannot set up the local APIC of vCPU %u: %s", id, strerror(-r));
         if (id == 0) {
                 r = x86_boot_setup_bsp(v->fd, &vm->kernel);
                 if (r < 0)
-                        return fail(r, err, errlen, "cannot set the boot registers: %s", strerror(-r));
+                        return errbuf_fail(r, err, errlen, "cannot set the boot registers: %s", strerror(-r));
         }
         return 0;
 }
@@ -465,7 +458,7 @@ int vm_start(Vm *vm, Kvm *kvm, char *err, size_t errlen)
         int r;
 
         if (vm->config->cpus.max_vcpus > (unsigned) kvm->max_vcpus)
-                return fail(-EINVAL, err, errlen, "cpus.max_vcpus: %" PRIu32 " is more than KVM allows here (%d)",
+                return errbuf_fail(-EINVAL, err, errlen, "cpus.max_vcpus: %" PRIu32 " is more than KVM allows here (%d)",
                             vm->config->cpus.max_vcpus, kvm->max_vcpus);
         vm->kvm = kvm;
 
@@ -509,7 +502,7 @@ int vm_start(Vm *vm, Kvm *kvm, char *err, size_t errlen)
                 r = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
                 if (r < 0) {
                         pthread_sigmask(SIG_SETMASK, &old, NULL);
-                        fail(r, err, errlen, "cannot start the thread of vCPU %u: %s", i, strerror(-r));
+                        errbuf_fail(r, err, errlen, "cannot start the thread of vCPU %u: %s", i, strerror(-r));
                         goto fail;
                 }
                 vm->vcpus[i].thread_started = true;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <inttypes.h>
 #include <linux/kvm.h>
-#include <stdarg.h>
 
+#include "errbuf.h"
 #include "kvm.h"
 #include "x86-boot.h"
 #include "x86-layout.h"
@@ -39,14 +39,6 @@
 #define BP_E820_TABLE 0x2d0
 #define LOADFLAG_CAN_USE_HEAP 0x80
 
-_printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -200,22 +192,22 @@ int x86_boot_write_structures(GuestMemory *mem, const BootParams *b, char *err, 
         int r;
 
         if (cl >= X86_CMDLINE_MAX || (b->kernel->cmdline_size && cl > b->kernel->cmdline_size))
-                return fail(err, errlen, "kernel command line of %zu bytes is longer than the %u the kernel accepts",
+                return errbuf_fail(-EINVAL, err, errlen, "kernel command line of %zu bytes is longer than the %u the kernel accepts",
                             cl, MIN(X86_CMDLINE_MAX - 1, b->kernel->cmdline_size ?: X86_CMDLINE_MAX - 1));
         r = guest_memory_write(mem, X86_CMDLINE_ADDR, cmdline, cl + 1);
         if (r < 0)
-                return fail(err, errlen, "cannot write the command line to guest memory");
+                return errbuf_fail(-EINVAL, err, errlen, "cannot write the command line to guest memory");
 
         n = x86_e820_build(mem, e820);
         r = b->kernel->protocol == BOOT_PVH ? write_pvh_start_info(mem, b, e820, n)
                                             : write_linux_zero_page(mem, b, e820, n);
         if (r < 0)
-                return fail(err, errlen, "cannot write the boot information to guest memory");
+                return errbuf_fail(-EINVAL, err, errlen, "cannot write the boot information to guest memory");
         if (write_page_tables(mem) < 0 || write_gdt(mem, b->kernel->protocol) < 0)
-                return fail(err, errlen, "cannot write the page tables to guest memory");
+                return errbuf_fail(-EINVAL, err, errlen, "cannot write the page tables to guest memory");
         r = mptable_write(mem, b->boot_vcpus, b->max_vcpus);
         if (r < 0)
-                return fail(err, errlen, "cannot write the MP table for %u vCPUs", b->max_vcpus);
+                return errbuf_fail(-EINVAL, err, errlen, "cannot write the MP table for %u vCPUs", b->max_vcpus);
         return 0;
 }
 

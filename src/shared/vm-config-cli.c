@@ -1,18 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <stdarg.h>
 
+#include "errbuf.h"
 #include "parse-util.h"
 #include "vm-config-cli.h"
 #include "vm-config.h"
 
-_printf_(3, 4) static int cli_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
 
 static cJSON *section(cJSON *root, const char *name)
 {
@@ -51,18 +43,18 @@ static int parse_options(const char *option, const char *value, const char *cons
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return cli_fail(err, errlen, "--%s: cannot parse \"%s\": unbalanced brackets or quotes", option,
+                return errbuf_fail(-EINVAL, err, errlen, "--%s: cannot parse \"%s\": unbalanced brackets or quotes", option,
                                 value);
         for (size_t i = 0; i < ret->n; i++)
                 if (!ret->pairs[i].value) {
-                        r = cli_fail(err, errlen, "--%s: \"%s\" in \"%s\" is not of the form key=value", option,
+                        r = errbuf_fail(-EINVAL, err, errlen, "--%s: \"%s\" in \"%s\" is not of the form key=value", option,
                                      ret->pairs[i].key, value);
                         option_list_done(ret);
                         return r;
                 }
         bad = option_list_unknown_key(ret, known);
         if (bad) {
-                r = cli_fail(err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option, bad, value);
+                r = errbuf_fail(-EINVAL, err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option, bad, value);
                 option_list_done(ret);
                 return r;
         }
@@ -92,7 +84,7 @@ int cli_cpus_to_json(const char *value, cJSON *root, char *err, size_t errlen)
                 if (!v)
                         continue;
                 if (parse_u32(v, &n) < 0)
-                        return cli_fail(err, errlen, "--cpus: %s=\"%s\" is not a number", map[i].key, v);
+                        return errbuf_fail(-EINVAL, err, errlen, "--cpus: %s=\"%s\" is not a number", map[i].key, v);
                 r = set_number(cpus, map[i].field, n);
                 if (r < 0)
                         return r;
@@ -119,7 +111,7 @@ int cli_memory_to_json(const char *value, cJSON *root, char *err, size_t errlen)
         if (v) {
                 uint64_t size;
                 if (parse_size(v, &size) < 0)
-                        return cli_fail(err, errlen, "--memory: size=\"%s\" is not a size (e.g. 512M, 2G)", v);
+                        return errbuf_fail(-EINVAL, err, errlen, "--memory: size=\"%s\" is not a size (e.g. 512M, 2G)", v);
                 r = set_number(mem, "size", (double) size);
                 if (r < 0)
                         return r;
@@ -130,7 +122,7 @@ int cli_memory_to_json(const char *value, cJSON *root, char *err, size_t errlen)
                 if (!v)
                         continue;
                 if (parse_bool(v, &b) < 0)
-                        return cli_fail(err, errlen, "--memory: %s=\"%s\" is not on or off", *k, v);
+                        return errbuf_fail(-EINVAL, err, errlen, "--memory: %s=\"%s\" is not on or off", *k, v);
                 r = set_bool(mem, *k, b);
                 if (r < 0)
                         return r;
@@ -158,7 +150,7 @@ int cli_console_to_json(const char *option, const char *value, cJSON *root, char
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || l.n == 0)
-                return cli_fail(err, errlen, "--%s: cannot parse \"%s\"", option, value);
+                return errbuf_fail(-EINVAL, err, errlen, "--%s: cannot parse \"%s\"", option, value);
 
         /* The first piece is the mode: off|null|tty|pty, or file=PATH / socket=PATH. */
         const OptionPair *p = &l.pairs[0];
@@ -168,28 +160,28 @@ int cli_console_to_json(const char *option, const char *value, cJSON *root, char
                         if (streq(words[i].word, p->key))
                                 mode = words[i].mode;
                 if (!mode)
-                        return cli_fail(err, errlen,
+                        return errbuf_fail(-EINVAL, err, errlen,
                                         "--%s: \"%s\" is not one of off, null, tty, pty, file=PATH, socket=PATH",
                                         option, p->key);
                 r = set_string(c, "mode", mode);
         } else if (streq(p->key, "file") || streq(p->key, "socket")) {
                 if (p->value[0] == 0)
-                        return cli_fail(err, errlen, "--%s: %s= needs a path", option, p->key);
+                        return errbuf_fail(-EINVAL, err, errlen, "--%s: %s= needs a path", option, p->key);
                 r = set_string(c, "mode", streq(p->key, "file") ? "File" : "Socket");
                 if (r >= 0)
                         r = set_string(c, p->key, p->value);
         } else
-                return cli_fail(err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option, p->key, value);
+                return errbuf_fail(-EINVAL, err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option, p->key, value);
         if (r < 0)
                 return r;
 
         for (size_t i = 1; i < l.n; i++) {
                 bool b;
                 if (!streq(l.pairs[i].key, "iommu") || !l.pairs[i].value)
-                        return cli_fail(err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option, l.pairs[i].key,
+                        return errbuf_fail(-EINVAL, err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option, l.pairs[i].key,
                                         value);
                 if (parse_bool(l.pairs[i].value, &b) < 0)
-                        return cli_fail(err, errlen, "--%s: iommu=\"%s\" is not on or off", option,
+                        return errbuf_fail(-EINVAL, err, errlen, "--%s: iommu=\"%s\" is not on or off", option,
                                         l.pairs[i].value);
                 r = set_bool(c, "iommu", b);
                 if (r < 0)
@@ -204,6 +196,6 @@ int cli_payload_to_json(const char *option, const char *value, cJSON *root, char
         if (!p)
                 return -ENOMEM;
         if (!streq(option, "cmdline") && value[0] == 0)
-                return cli_fail(err, errlen, "--%s: needs a path", option);
+                return errbuf_fail(-EINVAL, err, errlen, "--%s: needs a path", option);
         return set_string(p, option, value);
 }
