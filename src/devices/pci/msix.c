@@ -254,7 +254,7 @@ void msix_bar_write(PciDevice *dev, unsigned bar, uint64_t offset, const uint8_t
         if (changed && dev->cb && dev->cb->vector_changed)
                 dev->cb->vector_changed(dev->cb_ctx, v, msix_entry_addr(&now), now.data, !deliverable);
         if (fire && dev->cb && dev->cb->deliver)
-                dev->cb->deliver(dev->cb_ctx, msix_entry_addr(&now), now.data);
+                dev->cb->deliver(dev->cb_ctx, v, msix_entry_addr(&now), now.data);
         pthread_mutex_unlock(&bus->lock);
 }
 
@@ -300,7 +300,7 @@ void msix_config_changed_locked(PciDevice *dev)
         }
         for (uint16_t v = 0; v < m->n_vectors; v++)
                 if ((fire[v / 64] & (UINT64_C(1) << (v % 64))) && dev->cb && dev->cb->deliver)
-                        dev->cb->deliver(dev->cb_ctx, msix_entry_addr(&m->table[v]), m->table[v].data);
+                        dev->cb->deliver(dev->cb_ctx, v, msix_entry_addr(&m->table[v]), m->table[v].data);
 }
 
 int msix_notify(PciDevice *dev, uint16_t vector)
@@ -326,7 +326,7 @@ int msix_notify(PciDevice *dev, uint16_t vector)
         pthread_mutex_unlock(&dev->irq_lock);
 
         if (dev->cb && dev->cb->deliver)
-                dev->cb->deliver(dev->cb_ctx, msix_entry_addr(&e), e.data);
+                dev->cb->deliver(dev->cb_ctx, vector, msix_entry_addr(&e), e.data);
         return MSIX_NOTIFY_DELIVERED;
 }
 
@@ -375,4 +375,15 @@ bool msix_is_enabled(PciDevice *dev)
         r = dev->msix->enabled;
         pthread_mutex_unlock(&dev->irq_lock);
         return r;
+}
+
+void msix_reset_locked(PciDevice *dev)
+{
+        Msix *m = dev->msix;
+
+        pthread_mutex_lock(&dev->irq_lock);
+        for (unsigned i = 0; i < m->n_vectors; i++)
+                m->table[i] = (MsixEntry) { .ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT };
+        memset(m->pba, 0, msix_pba_size(m->n_vectors));
+        pthread_mutex_unlock(&dev->irq_lock);
 }

@@ -37,6 +37,7 @@ int pci_bus_new(const PciBusConfig *config, PciBus **ret)
         r = pci_device_new("host-bridge", &info, &hb);
         if (r < 0)
                 return r;
+        memcpy(hb->config_initial, hb->config, sizeof hb->config);
         hb->bus = bus;
         hb->slot = 0;
         bus->slots[0] = hb;
@@ -162,6 +163,7 @@ int pci_bus_add_device(PciBus *bus, PciDevice *dev, int slot, unsigned *ret_slot
                 goto out;
 
         dev->slot = (uint8_t) slot;
+        memcpy(dev->config_initial, dev->config, sizeof dev->config);
         __atomic_store_n(&dev->bus, bus, __ATOMIC_RELEASE);
         bus->slots[slot] = dev;
         __atomic_store_n(&dev->command, pci_config_get16(dev, PCI_COMMAND), __ATOMIC_RELEASE);
@@ -171,6 +173,29 @@ int pci_bus_add_device(PciBus *bus, PciDevice *dev, int slot, unsigned *ret_slot
 out:
         pthread_mutex_unlock(&bus->lock);
         return r;
+}
+
+void pci_bus_reset(PciBus *bus)
+{
+        pthread_mutex_lock(&bus->lock);
+        for (unsigned slot = 0; slot < PCI_NUM_SLOTS; slot++) {
+                PciDevice *dev = bus->slots[slot];
+
+                if (!dev)
+                        continue;
+                memcpy(dev->config, dev->config_initial, sizeof dev->config);
+                __atomic_store_n(&dev->command, pci_config_get16(dev, PCI_COMMAND), __ATOMIC_RELEASE);
+                pthread_mutex_lock(&dev->irq_lock);
+                dev->intx_level = false;
+                pci_device_update_intx_locked(dev);
+                pthread_mutex_unlock(&dev->irq_lock);
+                if (dev->msix) {
+                        msix_reset_locked(dev);
+                        msix_config_changed_locked(dev);
+                }
+        }
+        pci_bus_update_mappings_locked(bus);
+        pthread_mutex_unlock(&bus->lock);
 }
 
 int pci_bus_remove_device(PciBus *bus, PciDevice *dev)

@@ -69,6 +69,7 @@ struct PciDevice {
         uint8_t slot;
 
         uint8_t config[PCI_CONFIG_SIZE];
+        uint8_t config_initial[PCI_CONFIG_SIZE]; /* as added to the bus, for pci_bus_reset() */
         uint8_t wmask[PCI_CONFIG_SIZE];
         uint8_t w1cmask[PCI_CONFIG_SIZE];
         uint16_t last_cap, cap_end;
@@ -116,6 +117,8 @@ void msix_bar_write(PciDevice *dev, unsigned bar, uint64_t offset, const uint8_t
 /* After a config write that may have changed MSI-X Enable, Function Mask or Bus Master Enable. */
 void msix_config_changed_locked(PciDevice *dev);
 void msix_free(Msix *m);
+/* Every vector masked, nothing pending; the caller then runs msix_config_changed_locked(). */
+void msix_reset_locked(PciDevice *dev);
 
 static inline uint32_t pci_get_le(const uint8_t *p, uint32_t len)
 {

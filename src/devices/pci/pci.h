@@ -86,7 +86,7 @@ typedef struct PciDeviceInfo {
 /* What the integrator (the code that owns the VM) learns from a device. Every member is optional. */
 typedef struct PciDeviceCallbacks {
         /* Send this MSI: the vector fired while MSI-X was enabled and the vector unmasked. */
-        void (*deliver)(void *ctx, uint64_t addr, uint32_t data);
+        void (*deliver)(void *ctx, uint16_t vector, uint64_t addr, uint32_t data);
         /*
          * The table entry of vector, or whether it may deliver, changed. masked is true when a message
          * for it would not be sent now: MSI-X disabled, function mask set, Bus Master Enable clear, or
@@ -242,6 +242,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(PciBus *, pci_bus_free);
  * -EBUSY when dev is on a bus already, -ENOSPC when no slot or no address is left. Takes the bus lock.
  */
 int pci_bus_add_device(PciBus *bus, PciDevice *dev, int slot, unsigned *ret_slot);
+/*
+ * A platform reset: every device's config space goes back to what it was when the device was added
+ * (Command cleared, so every BAR is unmapped with bar_moved called, BARs at their first addresses), its
+ * MSI-X table back to all masked with nothing pending (vector_changed called), INTx deasserted. Device
+ * models reset their own state. Takes the bus lock.
+ */
+void pci_bus_reset(PciBus *bus);
 /* Unmaps its BARs (bar_moved called) and frees its addresses. Takes the bus lock. */
 int pci_bus_remove_device(PciBus *bus, PciDevice *dev);
 /* Takes the bus lock. */

@@ -167,9 +167,9 @@ static inline void rec_push(Recorder *r, CallRecord c)
         r->n++;
 }
 
-static inline void rec_deliver(void *ctx, uint64_t addr, uint32_t data)
+static inline void rec_deliver(void *ctx, uint16_t vector, uint64_t addr, uint32_t data)
 {
-        rec_push(ctx, (CallRecord) { .kind = 'd', .addr = addr, .data = data });
+        rec_push(ctx, (CallRecord) { .kind = 'd', .vector = vector, .addr = addr, .data = data });
 }
 
 static inline void rec_vector_changed(void *ctx, uint16_t vector, uint64_t addr, uint32_t data, bool masked)

@@ -257,6 +257,7 @@ Test(pci_msix, notify_delivers_when_unmasked)
         cr_assert(eq(int, msix_notify(dev, 0), MSIX_NOTIFY_DELIVERED));
         cr_assert(eq(uint, rec_count(&rec, 'd'), 1));
         c = rec_last(&rec, 'd');
+        cr_assert(eq(u16, c->vector, 0));
         cr_assert(eq(u64, c->addr, 0xfee00000));
         cr_assert(eq(u32, c->data, 0x4021));
         cr_assert(eq(u64, pba(), 0));
@@ -275,6 +276,7 @@ Test(pci_msix, notify_delivers_when_unmasked)
         table_write(6, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
         cr_assert(eq(uint, rec_count(&rec, 'd'), 2));
         c = rec_last(&rec, 'd');
+        cr_assert(eq(u16, c->vector, 6));
         cr_assert(eq(u64, c->addr, 0xfee01000));
         cr_assert(eq(u32, c->data, 0x4022));
         cr_assert(eq(u64, pba(), 0));
@@ -476,7 +478,7 @@ typedef struct Stress {
 
 static Stress stress;
 
-static void stress_deliver(void *ctx, uint64_t addr, uint32_t data)
+static void stress_deliver(void *ctx, uint16_t vector, uint64_t addr, uint32_t data)
 {
         __atomic_add_fetch(&stress.delivered, 1, __ATOMIC_RELAXED);
 }
@@ -519,4 +521,39 @@ Test(pci_msix, concurrent_notify_and_masking)
         cr_assert(gt(uint, stress.delivered, 0));
         cr_assert(eq(uint, stress.errors, 0));
         pci_device_set_callbacks(dev, &rec_callbacks, &rec);
+}
+
+Test(pci_msix, bus_reset_returns_to_power_on_state)
+{
+        uint64_t moved = bar + 64 * KiB;
+
+        program(2, 0xfee00000, 0x42);
+        set_ctrl(PCI_MSIX_FLAGS_ENABLE);
+        cr_assert(eq(int, msix_notify(dev, 3), MSIX_NOTIFY_PENDING));
+        cfg_write32(t.bus, SLOT, PCI_BASE_ADDRESS_0, (uint32_t) moved);
+        cr_assert(eq(u64, pci_device_bar_address(dev, 0), moved));
+        rec.n = 0;
+
+        pci_bus_reset(t.bus);
+
+        /* Decoding off, the BAR back where the bus first put it, MSI-X disabled and masked. */
+        cr_assert(eq(u16, pci_device_command(dev), 0));
+        cr_assert(eq(u16, cfg_read16(t.bus, SLOT, PCI_COMMAND), 0));
+        cr_assert(eq(u64, pci_device_bar_address(dev, 0), bar));
+        cr_assert(not(pci_device_bar_mapped(dev, 0, NULL)));
+        cr_assert(eq(uint, rec_count(&rec, 'b'), 1));
+        cr_assert(not(rec_last(&rec, 'b')->flag));
+        cr_assert(not(msix_is_enabled(dev)));
+        cr_assert(eq(u16, ctrl(), N_VECTORS - 1));
+        cr_assert(not(msix_vector_pending(dev, 3)));
+        cr_assert(eq(uint, rec_count(&rec, 'v'), N_VECTORS));
+        cr_assert(eq(int, msix_notify(dev, 2), MSIX_NOTIFY_DISABLED));
+        /* The host bridge keeps its identity. */
+        cr_assert(eq(u16, cfg_read16(t.bus, 0, PCI_VENDOR_ID), PCI_HOST_BRIDGE_VENDOR_ID));
+
+        /* And the guest can bring the device up again. */
+        cfg_write16(t.bus, SLOT, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        cr_assert(pci_device_bar_mapped(dev, 0, NULL));
+        cr_assert(eq(u32, table_read(2, PCI_MSIX_ENTRY_VECTOR_CTRL), PCI_MSIX_ENTRY_CTRL_MASKBIT));
+        cr_assert(eq(u32, table_read(2, PCI_MSIX_ENTRY_DATA), 0));
 }
