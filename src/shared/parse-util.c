@@ -215,3 +215,89 @@ const char *option_list_unknown_key(const OptionList *l, const char *const *know
         }
         return NULL;
 }
+
+static int unhexchar(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        return tolower((unsigned char) c) - 'a' + 10;
+}
+
+int parse_ether_addr(const char *s, uint8_t ret[6])
+{
+        uint8_t a[6];
+
+        if (!s)
+                return -EINVAL;
+        /* Each test stops at the first NUL, so a short string is never read past its end. */
+        for (size_t i = 0; i < ELEMENTSOF(a); i++) {
+                const char *g = s + i * 3;
+                if (!isxdigit((unsigned char) g[0]) || !isxdigit((unsigned char) g[1]) ||
+                    g[2] != (i + 1 < ELEMENTSOF(a) ? ':' : '\0'))
+                        return -EINVAL;
+                a[i] = (uint8_t) (unhexchar(g[0]) << 4 | unhexchar(g[1]));
+        }
+        memcpy(ret, a, sizeof a);
+        return 0;
+}
+
+/* More numbers than any list of descriptors or CPUs needs; bounds what "0-4294967295" allocates. */
+#define U32_LIST_MAX 1024u
+
+int parse_u32_list(const char *s, uint32_t **ret, size_t *ret_n)
+{
+        _cleanup_free_ char *copy = NULL;
+        _cleanup_free_ uint32_t *v = NULL;
+        size_t n = 0, len;
+        char *p;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        len = strlen(s);
+        if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+                s++;
+                len -= 2;
+        }
+        copy = strndup(s, len);
+        if (!copy)
+                return -ENOMEM;
+        v = malloc(U32_LIST_MAX * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+
+        for (p = copy;;) {
+                char *comma = strchr(p, ','), *dash;
+                uint32_t lo, hi;
+
+                if (comma)
+                        *comma = 0;
+                dash = strchr(p, '-');
+                if (dash)
+                        *dash = 0;
+                r = parse_u32(p, &lo);
+                if (r < 0)
+                        return r;
+                hi = lo;
+                if (dash) {
+                        r = parse_u32(dash + 1, &hi);
+                        if (r < 0)
+                                return r;
+                        if (hi <= lo)
+                                return -EINVAL;
+                }
+                if (hi - lo >= U32_LIST_MAX - n)
+                        return -E2BIG;
+                for (uint64_t x = lo; x <= hi; x++)
+                        v[n++] = (uint32_t) x;
+                if (!comma)
+                        break;
+                p = comma + 1;
+        }
+        uint32_t *shrunk = realloc(v, n * sizeof *v);
+        if (shrunk)
+                v = shrunk;
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}

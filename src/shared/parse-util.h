@@ -10,6 +10,13 @@ int parse_bool(const char *s, bool *ret);
 /* Decimal or 0x hex, no sign, no trailing garbage. */
 int parse_u64(const char *s, uint64_t *ret);
 int parse_u32(const char *s, uint32_t *ret);
+/* "52:54:00:12:34:56": six groups of two hex digits, as Cloud Hypervisor's mac= takes it. */
+int parse_ether_addr(const char *s, uint8_t ret[6]);
+/*
+ * "[3,4]", "3" or "[3-5,8]": decimal numbers and ascending ranges, brackets optional, as Cloud
+ * Hypervisor's fd= takes them. *ret is a new array of *ret_n elements.
+ */
+int parse_u32_list(const char *s, uint32_t **ret, size_t *ret_n);
 
 /*
  * One "key=value,key=value" option string as Cloud Hypervisor's command line takes it. A comma inside

@@ -172,6 +172,99 @@ Test(parse_u32, range)
         cr_assert(eq(u32, v, 7));
 }
 
+/* parse_ether_addr */
+
+Test(parse_ether_addr, valid)
+{
+        uint8_t a[6];
+
+        cr_assert(eq(int, parse_ether_addr("52:54:00:12:34:56", a), 0));
+        cr_assert(eq(u8, a[0], 0x52));
+        cr_assert(eq(u8, a[1], 0x54));
+        cr_assert(eq(u8, a[2], 0x00));
+        cr_assert(eq(u8, a[5], 0x56));
+        cr_assert(eq(int, parse_ether_addr("FE:ff:Aa:0b:c0:9D", a), 0));
+        cr_assert(eq(u8, a[0], 0xfe));
+        cr_assert(eq(u8, a[2], 0xaa));
+        cr_assert(eq(u8, a[5], 0x9d));
+}
+
+Test(parse_ether_addr, invalid)
+{
+        static const char *const bad[] = {
+                "",                   "52:54:00:12:34",       "52:54:00:12:34:56:78", "52:54:00:12:34:5",
+                "2:54:00:12:34:56",   "52-54-00-12-34-56",    "525400123456",         "52:54:00:12:34:56:",
+                "52:54:00:12:34:5g",  " 52:54:00:12:34:56",   "52:54:00:12:34:56 ",   "52::54:00:12:34:56",
+                "052:54:00:12:34:56", "52:54:00:12:34:0x56",
+        };
+        uint8_t a[6] = { 1, 2, 3, 4, 5, 6 };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                cr_assert(eq(int, parse_ether_addr(bad[i], a), -EINVAL), "\"%s\" must be rejected", bad[i]);
+        cr_assert(eq(int, parse_ether_addr(NULL, a), -EINVAL));
+        cr_assert(eq(u8, a[0], 1), "the output was written on failure");
+        cr_assert(eq(u8, a[5], 6), "the output was written on failure");
+}
+
+/* parse_u32_list */
+
+static void u32_list_is(const char *s, const uint32_t *expected, size_t n)
+{
+        _cleanup_free_ uint32_t *v = NULL;
+        size_t got = 99;
+        int r = parse_u32_list(s, &v, &got);
+
+        cr_assert(eq(int, r, 0), "parse_u32_list(\"%s\") failed with %d", s, r);
+        cr_assert(eq(sz, got, n), "parse_u32_list(\"%s\")", s);
+        for (size_t i = 0; i < n; i++)
+                cr_assert(eq(u32, v[i], expected[i]), "parse_u32_list(\"%s\")[%zu]", s, i);
+}
+
+Test(parse_u32_list, lists_and_ranges)
+{
+        u32_list_is("3", (uint32_t[]) { 3 }, 1);
+        u32_list_is("[3]", (uint32_t[]) { 3 }, 1);
+        u32_list_is("[3,4]", (uint32_t[]) { 3, 4 }, 2);
+        u32_list_is("3,4", (uint32_t[]) { 3, 4 }, 2);
+        u32_list_is("[3-5,8]", (uint32_t[]) { 3, 4, 5, 8 }, 4);
+        u32_list_is("[10,7]", (uint32_t[]) { 10, 7 }, 2);
+        u32_list_is("[4294967294-4294967295]", (uint32_t[]) { 4294967294u, 4294967295u }, 2);
+}
+
+Test(parse_u32_list, invalid)
+{
+        static const struct {
+                const char *s;
+                int r;
+        } bad[] = {
+                { "", -EINVAL },         { "[]", -EINVAL },         { "[3,]", -EINVAL },
+                { "[,3]", -EINVAL },     { "[3,,4]", -EINVAL },     { "three", -EINVAL },
+                { "[3", -EINVAL },       { "3]", -EINVAL },         { "[-1]", -EINVAL },
+                { "[5-3]", -EINVAL },    { "[3-3]", -EINVAL },      { "[3-]", -EINVAL },
+                { "[3-4-5]", -EINVAL },  { "[ 3]", -EINVAL },       { "[[3]]", -EINVAL },
+                { "[4294967296]", -ERANGE }, { "[0-4294967295]", -E2BIG }, { "[0-1023,2000]", -E2BIG },
+        };
+        uint32_t *v = (uint32_t *) 0x1;
+        size_t n = 42;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                cr_assert(eq(int, parse_u32_list(bad[i].s, &v, &n), bad[i].r), "\"%s\"", bad[i].s);
+        cr_assert(eq(int, parse_u32_list(NULL, &v, &n), -EINVAL));
+        cr_assert(eq(ptr, v, (uint32_t *) 0x1), "the output was written on failure");
+        cr_assert(eq(sz, n, 42), "the output was written on failure");
+}
+
+Test(parse_u32_list, longest_list)
+{
+        _cleanup_free_ uint32_t *v = NULL;
+        size_t n = 0;
+
+        cr_assert(eq(int, parse_u32_list("[0-1022,5000]", &v, &n), 0));
+        cr_assert(eq(sz, n, 1024));
+        cr_assert(eq(u32, v[1022], 1022));
+        cr_assert(eq(u32, v[1023], 5000));
+}
+
 /* option lists */
 
 static void list_assert_pair(const OptionList *l, size_t i, const char *key, const char *value)
