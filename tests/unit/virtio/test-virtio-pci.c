@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The virtio-pci transport with the block and rng devices, driven the way a guest driver drives them:
+ * config space through the PCI bus, registers through MMIO on the IoBus, rings in guest memory. No KVM:
+ * queue notifications take the transport's slow path (no ioeventfd), MSI-X messages are recorded.
+ */
+#include <fcntl.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_pci.h>
+#include <poll.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "../pci/pci-test.h"
+#include "fake-driver.h"
+#include "virtio-blk.h"
+#include "virtio-pci.h"
+#include "virtio-rng.h"
+
+#define MEM_SIZE (64 * MiB)
+#define RING_DESC 0x10000u
+#define RING_AVAIL 0x20000u
+#define RING_USED 0x30000u
+#define BUF 0x100000u
+#define QSIZE 16
+#define DISK_SECTORS 2048u
+#define MSI_ADDR 0xfee00000u
+
+typedef struct Setup {
+        TestBus t;
+        GuestMemory *mem;
+        VirtioDevice *dev;
+        VirtioPci *vp;
+        unsigned slot;
+        uint64_t bar;
+        uint32_t common, isr, device, notify, notify_mult;
+        FakeDriver drv;
+        uint16_t next_desc;
+        char path[64];
+        _Atomic unsigned delivered;
+        _Atomic uint16_t last_vector;
+} Setup;
+
+static Setup s;
+
+static void rec_deliver_cb(void *ctx, uint16_t vector, uint64_t addr, uint32_t data)
+{
+        atomic_store(&s.last_vector, vector);
+        atomic_fetch_add(&s.delivered, 1);
+}
+
+static const VirtioPciHost host = { .deliver = rec_deliver_cb };
+
+static void make_disk(bool readonly_file)
+{
+        int fd;
+
+        strcpy(s.path, "/tmp/chv-test-disk.XXXXXX");
+        fd = mkstemp(s.path);
+        cr_assert(fd >= 0);
+        cr_assert(eq(int, ftruncate(fd, DISK_SECTORS * 512), 0));
+        close(fd);
+}
+
+static void plug(VirtioDevice *dev)
+{
+        uint8_t cap;
+
+        s.dev = dev;
+        cr_assert(eq(int, virtio_pci_new(dev, &host, &s.vp), 0));
+        cr_assert(eq(int, pci_bus_add_device(s.t.bus, virtio_pci_pci_device(s.vp), -1, &s.slot), 0));
+        cfg_write16(s.t.bus, s.slot, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        s.bar = pci_device_bar_address(virtio_pci_pci_device(s.vp), VIRTIO_PCI_BAR);
+
+        /* Find the structures the way a driver does: through the vendor capabilities. */
+        for (cap = cfg_read8(s.t.bus, s.slot, PCI_CAPABILITY_LIST); cap; cap = cfg_read8(s.t.bus, s.slot, cap + 1)) {
+                uint8_t type;
+                uint32_t off;
+
+                if (cfg_read8(s.t.bus, s.slot, cap) != PCI_CAP_ID_VNDR)
+                        continue;
+                type = cfg_read8(s.t.bus, s.slot, cap + VIRTIO_PCI_CAP_CFG_TYPE);
+                cr_assert(eq(u8, cfg_read8(s.t.bus, s.slot, cap + VIRTIO_PCI_CAP_BAR), 0));
+                off = cfg_read32(s.t.bus, s.slot, cap + VIRTIO_PCI_CAP_OFFSET);
+                switch (type) {
+                case VIRTIO_PCI_CAP_COMMON_CFG: s.common = off; break;
+                case VIRTIO_PCI_CAP_ISR_CFG: s.isr = off; break;
+                case VIRTIO_PCI_CAP_DEVICE_CFG: s.device = off; break;
+                case VIRTIO_PCI_CAP_NOTIFY_CFG:
+                        s.notify = off;
+                        s.notify_mult = cfg_read32(s.t.bus, s.slot, cap + 16);
+                        break;
+                }
+        }
+        cr_assert(s.isr != 0 && s.device != 0 && s.notify != 0 && s.notify_mult != 0);
+}
+
+static void setup(void)
+{
+        memset(&s, 0, sizeof s);
+        test_bus_init(&s.t);
+        cr_assert(eq(int, guest_memory_new(MEM_SIZE, false, false, false, &s.mem), 0));
+        s.drv = (FakeDriver) { .mem = s.mem, .size = QSIZE, .desc = RING_DESC, .avail = RING_AVAIL, .used = RING_USED };
+}
+
+static void teardown(void)
+{
+        s.vp = virtio_pci_free(s.vp);
+        virtio_device_free(s.dev);
+        test_bus_done(&s.t);
+        guest_memory_free(s.mem);
+        if (s.path[0])
+                unlink(s.path);
+}
+
+static uint32_t common_read(uint32_t field, uint32_t len)
+{
+        return io_read(&s.t.mmio, s.bar + s.common + field, len, NULL);
+}
+
+static void common_write(uint32_t field, uint32_t len, uint64_t v)
+{
+        cr_assert(io_write(&s.t.mmio, s.bar + s.common + field, len, v));
+}
+
+#define COMMON(f) offsetof(struct virtio_pci_common_cfg, f)
+
+static uint8_t status(void)
+{
+        return (uint8_t) common_read(COMMON(device_status), 1);
+}
+
+/* Steps 1-6 of the initialisation, with the features given, and queue 0 at the rings above. */
+static uint8_t driver_init(uint64_t features, uint16_t qsize)
+{
+        common_write(COMMON(device_status), 1, 0);
+        cr_assert(eq(u8, status(), 0));
+        common_write(COMMON(device_status), 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+        common_write(COMMON(guest_feature_select), 4, 0);
+        common_write(COMMON(guest_feature), 4, (uint32_t) features);
+        common_write(COMMON(guest_feature_select), 4, 1);
+        common_write(COMMON(guest_feature), 4, (uint32_t) (features >> 32));
+        common_write(COMMON(device_status), 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+        if (!(status() & VIRTIO_STATUS_FEATURES_OK))
+                return status();
+
+        memset(guest_memory_ptr(s.mem, RING_DESC, 0x30000), 0, 0x30000);
+        s.drv.avail_idx = 0;
+        s.next_desc = 0;
+        common_write(COMMON(queue_select), 2, 0);
+        common_write(COMMON(queue_size), 2, qsize);
+        common_write(COMMON(queue_msix_vector), 2, 1);
+        common_write(COMMON(queue_desc_lo), 4, RING_DESC);
+        common_write(COMMON(queue_desc_hi), 4, 0);
+        common_write(COMMON(queue_avail_lo), 4, RING_AVAIL);
+        common_write(COMMON(queue_avail_hi), 4, 0);
+        common_write(COMMON(queue_used_lo), 4, RING_USED);
+        common_write(COMMON(queue_used_hi), 4, 0);
+        common_write(COMMON(queue_enable), 2, 1);
+        common_write(COMMON(device_status), 1,
+                     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+        return status();
+}
+
+static void msix_setup(void)
+{
+        PciDevice *pd = virtio_pci_pci_device(s.vp);
+        uint16_t cap = 0;
+
+        for (uint8_t c = cfg_read8(s.t.bus, s.slot, PCI_CAPABILITY_LIST); c; c = cfg_read8(s.t.bus, s.slot, c + 1))
+                if (cfg_read8(s.t.bus, s.slot, c) == PCI_CAP_ID_MSIX)
+                        cap = c;
+        cr_assert(cap != 0);
+        cr_assert(eq(u16, msix_n_vectors(pd), 2));
+        for (unsigned v = 0; v < 2; v++) {
+                uint64_t e = s.bar + VIRTIO_PCI_TABLE_OFFSET + v * 16;
+                io_write(&s.t.mmio, e, 4, MSI_ADDR);
+                io_write(&s.t.mmio, e + 8, 4, 0x40 + v);
+                io_write(&s.t.mmio, e + 12, 4, 0);
+        }
+        cfg_write16(s.t.bus, s.slot, cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE);
+}
+
+static const uint64_t base_features = VIRTIO_FEATURE(VIRTIO_F_VERSION_1);
+
+/* Makes a chain of segs available and notifies; returns its head. */
+static uint16_t submit(const FakeSeg *segs, unsigned n)
+{
+        uint16_t head = s.next_desc;
+
+        fake_chain(&s.drv, head, segs, n);
+        s.next_desc = (uint16_t) ((s.next_desc + n) % QSIZE);
+        fake_kick(&s.drv, head);
+        io_write(&s.t.mmio, s.bar + s.notify + 0 * s.notify_mult, 2, 0);
+        return head;
+}
+
+/* Waits (up to 5 s) until the used index reaches idx. */
+static bool wait_used(uint16_t idx)
+{
+        for (int i = 0; i < 5000; i++) {
+                if (fake_used_idx(&s.drv) == idx)
+                        return true;
+                nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+        return false;
+}
+
+static bool wait_status_bit(uint8_t bit)
+{
+        for (int i = 0; i < 5000; i++) {
+                if (status() & bit)
+                        return true;
+                nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+        return false;
+}
+
+typedef struct BlkHdr {
+        uint32_t type, ioprio;
+        uint64_t sector;
+} BlkHdr;
+
+/* One block request: header at BUF, data at BUF + 0x1000, status at BUF + 0x100. Returns the status. */
+static uint8_t blk_request(uint32_t type, uint64_t sector, uint32_t len, bool data_in)
+{
+        BlkHdr h = { .type = htole32(type), .sector = htole64(sector) };
+        uint8_t *st = guest_memory_ptr(s.mem, BUF + 0x100, 1);
+        FakeSeg segs[3];
+        unsigned n = 0;
+        uint16_t want = (uint16_t) (fake_used_idx(&s.drv) + 1);
+
+        memcpy(guest_memory_ptr(s.mem, BUF, sizeof h), &h, sizeof h);
+        *st = 0xee;
+        segs[n++] = (FakeSeg) { BUF, sizeof h, false };
+        if (len)
+                segs[n++] = (FakeSeg) { BUF + 0x1000, len, data_in };
+        segs[n++] = (FakeSeg) { BUF + 0x100, 1, true };
+        submit(segs, n);
+        cr_assert(wait_used(want), "the device did not answer");
+        return *st;
+}
+
+TestSuite(virtio_pci, .init = setup, .fini = teardown);
+
+static void plug_blk(bool readonly, bool no_uring, const char *serial)
+{
+        VirtioBlkParams p = {
+                .id = "disk0", .path = s.path, .readonly = readonly, .num_queues = 1, .queue_size = 128,
+                .serial = serial, .no_io_uring = no_uring,
+        };
+        VirtioDevice *d;
+        char err[256] = "";
+
+        make_disk(false);
+        cr_assert(eq(int, virtio_blk_new(&p, s.mem, &d, err, sizeof err), 0), "%s", err);
+        plug(d);
+}
+
+Test(virtio_pci, identity_and_capabilities)
+{
+        plug_blk(false, false, NULL);
+        cr_assert(eq(u16, cfg_read16(s.t.bus, s.slot, PCI_VENDOR_ID), 0x1af4));
+        cr_assert(eq(u16, cfg_read16(s.t.bus, s.slot, PCI_DEVICE_ID), 0x1042));
+        cr_assert(eq(u8, cfg_read8(s.t.bus, s.slot, PCI_REVISION_ID), 1));
+        cr_assert(eq(u32, s.common, VIRTIO_PCI_COMMON_OFFSET));
+        cr_assert(eq(u32, s.notify_mult, VIRTIO_PCI_NOTIFY_MULTIPLIER));
+        cr_assert(eq(u32, common_read(COMMON(num_queues), 2), 1));
+        /* Features: VERSION_1 in the upper half, FLUSH in the lower. */
+        common_write(COMMON(device_feature_select), 4, 1);
+        cr_assert(ne(u32, common_read(COMMON(device_feature), 4) & 1, 0));
+        common_write(COMMON(device_feature_select), 4, 0);
+        cr_assert(ne(u32, common_read(COMMON(device_feature), 4) & (1u << VIRTIO_BLK_F_FLUSH), 0));
+        cr_assert(eq(u64, io_read64(&s.t.mmio, s.bar + s.device), DISK_SECTORS));
+}
+
+Test(virtio_pci, features_without_version_1_are_refused)
+{
+        plug_blk(false, false, NULL);
+        cr_assert(eq(int, driver_init(0, QSIZE) & VIRTIO_STATUS_FEATURES_OK, 0));
+        /* Features the device does not offer are refused too. */
+        cr_assert(eq(int, driver_init(base_features | VIRTIO_FEATURE(50), QSIZE) & VIRTIO_STATUS_FEATURES_OK, 0));
+        cr_assert(ne(u32, driver_init(base_features, QSIZE) & VIRTIO_STATUS_DRIVER_OK, 0));
+}
+
+static void blk_read_write(bool no_uring)
+{
+        uint8_t *data = guest_memory_ptr(s.mem, BUF + 0x1000, 4096);
+        uint8_t file[1024];
+        int fd;
+
+        plug_blk(false, no_uring, "serial-123");
+        msix_setup();
+        cr_assert(eq(u8, driver_init(base_features | VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH), QSIZE) & 0x4f,
+                     0x0f));
+
+        for (unsigned i = 0; i < 1024; i++)
+                data[i] = (uint8_t) (i * 7 + 3);
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_OUT, 5, 1024, false), VIRTIO_BLK_S_OK));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_FLUSH, 0, 0, false), VIRTIO_BLK_S_OK));
+        fd = open(s.path, O_RDONLY);
+        cr_assert(eq(sz, pread(fd, file, sizeof file, 5 * 512), (ssize_t) sizeof file));
+        close(fd);
+        cr_assert(eq(int, memcmp(file, data, sizeof file), 0));
+
+        memset(data, 0, 4096);
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, 5, 1024, true), VIRTIO_BLK_S_OK));
+        cr_assert(eq(int, memcmp(file, data, sizeof file), 0));
+        /* The last sector can be read, the one after it cannot. */
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, DISK_SECTORS - 1, 512, true), VIRTIO_BLK_S_OK));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, DISK_SECTORS - 1, 1024, true), VIRTIO_BLK_S_IOERR));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, UINT64_MAX, 512, true), VIRTIO_BLK_S_IOERR));
+        /* Not a whole number of sectors. */
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, 0, 100, true), VIRTIO_BLK_S_IOERR));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_GET_ID, 0, 20, true), VIRTIO_BLK_S_OK));
+        cr_assert(eq(int, memcmp(data, "serial-123", 11), 0));
+        cr_assert(eq(u8, blk_request(0x77, 0, 0, false), VIRTIO_BLK_S_UNSUPP));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_WRITE_ZEROES, 0, 0, false), VIRTIO_BLK_S_UNSUPP));
+
+        /* Interrupts came through MSI-X vector 1, the queue's. */
+        cr_assert(gt(uint, atomic_load(&s.delivered), 0));
+        cr_assert(eq(u16, atomic_load(&s.last_vector), 1));
+        cr_assert(eq(int, status() & VIRTIO_STATUS_NEEDS_RESET, 0));
+}
+
+Test(virtio_pci, blk_io_uring)
+{
+        blk_read_write(false);
+        cr_assert(eq(str, (char *) virtio_blk_engine(s.dev), "io_uring"), "io_uring unavailable here?");
+}
+
+Test(virtio_pci, blk_synchronous)
+{
+        blk_read_write(true);
+        cr_assert(eq(str, (char *) virtio_blk_engine(s.dev), "synchronous"));
+}
+
+Test(virtio_pci, blk_readonly_refuses_writes)
+{
+        VirtioBlkParams p = { .id = "ro", .num_queues = 1, .queue_size = 128, .readonly = true };
+        VirtioDevice *d;
+        char err[256];
+
+        make_disk(false);
+        p.path = s.path;
+        cr_assert(eq(int, virtio_blk_new(&p, s.mem, &d, err, sizeof err), 0), "%s", err);
+        plug(d);
+        common_write(COMMON(device_feature_select), 4, 0);
+        cr_assert(ne(u32, common_read(COMMON(device_feature), 4) & (1u << VIRTIO_BLK_F_RO), 0));
+        driver_init(base_features | VIRTIO_FEATURE(VIRTIO_BLK_F_RO), QSIZE);
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_OUT, 0, 512, false), VIRTIO_BLK_S_IOERR));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK));
+}
+
+Test(virtio_pci, image_lock)
+{
+        VirtioBlkParams p = { .id = "second", .num_queues = 1, .queue_size = 128 };
+        VirtioDevice *d;
+        char err[256] = "";
+
+        plug_blk(false, false, NULL);
+        p.path = s.path;
+        cr_assert(eq(int, virtio_blk_new(&p, s.mem, &d, err, sizeof err), -EBUSY));
+        cr_assert(not(eq(ptr, strstr(err, "in use by another process"), NULL)), "%s", err);
+        p.readonly = true;
+        cr_assert(eq(int, virtio_blk_new(&p, s.mem, &d, err, sizeof err), -EBUSY));
+}
+
+Test(virtio_pci, descriptor_loop_needs_reset_then_recovers)
+{
+        plug_blk(false, false, NULL);
+        cr_assert(ne(u32, driver_init(base_features, QSIZE) & VIRTIO_STATUS_DRIVER_OK, 0));
+        /* Two descriptors pointing at each other. */
+        fake_desc(&s.drv, 0, BUF, 16, VIRTQ_DESC_F_NEXT, 1);
+        fake_desc(&s.drv, 1, BUF + 0x100, 1, VIRTQ_DESC_F_NEXT, 0);
+        fake_kick(&s.drv, 0);
+        io_write(&s.t.mmio, s.bar + s.notify, 2, 0);
+        cr_assert(wait_status_bit(VIRTIO_STATUS_NEEDS_RESET));
+
+        /* A reset and a new initialisation make the device work again. */
+        cr_assert(eq(u8, driver_init(base_features, QSIZE) & VIRTIO_STATUS_NEEDS_RESET, 0));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK));
+}
+
+Test(virtio_pci, buffer_outside_ram_needs_reset)
+{
+        FakeSeg segs[] = { { BUF, 16, false }, { MEM_SIZE + 0x1000, 512, true }, { BUF + 0x100, 1, true } };
+
+        plug_blk(false, false, NULL);
+        driver_init(base_features, QSIZE);
+        submit(segs, 3);
+        cr_assert(wait_status_bit(VIRTIO_STATUS_NEEDS_RESET));
+}
+
+Test(virtio_pci, bad_queue_size_needs_reset)
+{
+        plug_blk(false, false, NULL);
+        cr_assert(ne(u32, driver_init(base_features, 12) & VIRTIO_STATUS_NEEDS_RESET, 0));
+        cr_assert(not(common_read(COMMON(queue_enable), 2)));
+}
+
+Test(virtio_pci, notify_before_driver_ok_is_served_after)
+{
+        plug_blk(false, false, NULL);
+        common_write(COMMON(device_status), 1, 0);
+        io_write(&s.t.mmio, s.bar + s.notify, 2, 0);
+        cr_assert(ne(u32, driver_init(base_features, QSIZE) & VIRTIO_STATUS_DRIVER_OK, 0));
+        cr_assert(eq(u8, blk_request(VIRTIO_BLK_T_IN, 0, 512, true), VIRTIO_BLK_S_OK));
+}
+
+Test(virtio_pci, rng_gives_bytes)
+{
+        VirtioDevice *d;
+        char err[256];
+        uint8_t *buf = guest_memory_ptr(s.mem, BUF, 256);
+        FakeSeg seg = { BUF, 256, true };
+        uint32_t id, len;
+        unsigned zeros = 0;
+
+        cr_assert(eq(int, virtio_rng_new("__rng", "/dev/urandom", s.mem, &d, err, sizeof err), 0), "%s", err);
+        plug(d);
+        cr_assert(eq(u16, cfg_read16(s.t.bus, s.slot, PCI_DEVICE_ID), 0x1044));
+        cr_assert(ne(u32, driver_init(base_features, QSIZE) & VIRTIO_STATUS_DRIVER_OK, 0));
+        memset(buf, 0, 256);
+        submit(&seg, 1);
+        cr_assert(wait_used(1));
+        fake_used_elem(&s.drv, 0, &id, &len);
+        cr_assert(eq(u32, len, 256));
+        for (unsigned i = 0; i < 256; i++)
+                zeros += buf[i] == 0;
+        cr_assert(lt(uint, zeros, 16));
+}
+
+Test(virtio_pci, rng_source_missing)
+{
+        VirtioDevice *d;
+        char err[256] = "";
+
+        cr_assert(lt(int, virtio_rng_new("__rng", "/nonexistent/rng", s.mem, &d, err, sizeof err), 0));
+        cr_assert(eq(str, err, "rng: cannot open \"/nonexistent/rng\": No such file or directory"));
+}
