@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The C entry point: copies the PVH start info, prints the start line and runs one scenario. */
+#include "devices.h"
 #include "guest.h"
 
 #define HVM_START_MAGIC 0x336ec578
@@ -35,6 +36,10 @@ static const struct scenario scenarios[] = {
         { "halt", scenario_halt },
         { "power-button", scenario_power_button },
         { "exception", scenario_exception },
+        { "acpi", scenario_acpi },
+        { "pci", scenario_pci },
+        { "virtio-blk", scenario_virtio_blk },
+        { "virtio-blk-flush", scenario_virtio_blk_flush },
 };
 
 struct boot_info boot_info;
