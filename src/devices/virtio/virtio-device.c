@@ -158,6 +158,16 @@ int virtio_worker_add(VirtioWorker *w, int fd, uint32_t events, VirtioWorkerHand
         return 0;
 }
 
+int virtio_worker_modify(VirtioWorker *w, int fd, uint32_t events)
+{
+        for (size_t i = 0; i < w->n_sources; i++)
+                if (w->sources[i].fd == fd) {
+                        struct epoll_event ev = { .events = events, .data.u64 = i };
+                        return epoll_ctl(w->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 ? negative_errno() : 0;
+                }
+        return -ENOENT;
+}
+
 static void *virtio_worker_thread(void *userdata)
 {
         VirtioWorker *w = userdata;

@@ -110,6 +110,8 @@ int virtio_worker_init(VirtioWorker *w, const char *name);
 /* Before virtio_worker_start() only. */
 int virtio_worker_add(VirtioWorker *w, int fd, uint32_t events, VirtioWorkerHandler handler, void *userdata);
 int virtio_worker_start(VirtioWorker *w);
+/* Changes the events watched on a source's fd; from the worker thread, or before the start. */
+int virtio_worker_modify(VirtioWorker *w, int fd, uint32_t events);
 /* Stops and joins the thread, closes the epoll instance; the sources' fds stay open. Idempotent. */
 void virtio_worker_stop(VirtioWorker *w);
 

@@ -459,3 +459,11 @@ bool virtq_has_pending(Virtqueue *vq, const GuestMemory *mem)
                 return true;
         return le16toh(__atomic_load_n(avail_idx_word(vq), __ATOMIC_ACQUIRE)) != vq->last_avail_idx;
 }
+
+int virtq_unpop(Virtqueue *vq, unsigned n)
+{
+        if (n > (uint16_t) (vq->last_avail_idx - vq->used_idx))
+                return -EINVAL;
+        vq->last_avail_idx = (uint16_t) (vq->last_avail_idx - n);
+        return 0;
+}

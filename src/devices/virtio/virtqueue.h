@@ -201,6 +201,12 @@ int virtq_enable(Virtqueue *vq, const GuestMemory *mem, const char **ret_reason)
 int virtq_pop(Virtqueue *vq, const GuestMemory *mem, VirtqElem *elem);
 
 /*
+ * Puts the last n elements taken back in the available ring, unused, as if they had not been popped (a
+ * device that needs several chains at once and finds too few). -EINVAL when fewer are in flight.
+ */
+int virtq_unpop(Virtqueue *vq, unsigned n);
+
+/*
  * Returns chains to the driver: writes used elements and then publishes the used index (release). The
  * heads must come from elements taken by virtq_pop(), in any order. -EINVAL when a head is out of range or
  * more elements are pushed than are in flight (nothing is written then), -ENODEV when the queue is not

@@ -14,6 +14,7 @@
 #include "../pci/pci-test.h"
 #include "fake-driver.h"
 #include "virtio-blk.h"
+#include "virtio-console.h"
 #include "virtio-pci.h"
 #include "virtio-rng.h"
 
@@ -438,4 +439,40 @@ Test(virtio_pci, rng_source_missing)
 
         cr_assert(lt(int, virtio_rng_new("__rng", "/nonexistent/rng", s.mem, &d, err, sizeof err), 0));
         cr_assert(eq(str, err, "rng: cannot open \"/nonexistent/rng\": No such file or directory"));
+}
+
+Test(virtio_pci, console_output_and_input)
+{
+        int out[2], in[2];
+        VirtioDevice *d;
+        char got[64] = "";
+        uint32_t id, len;
+
+        cr_assert(eq(int, pipe2(out, O_CLOEXEC | O_NONBLOCK), 0));
+        cr_assert(eq(int, pipe2(in, O_CLOEXEC | O_NONBLOCK), 0));
+        cr_assert(eq(int, virtio_console_new("__console", in[0], out[1], s.mem, &d), 0));
+        plug(d);
+        cr_assert(eq(u16, cfg_read16(s.t.bus, s.slot, PCI_DEVICE_ID), 0x1043));
+        cr_assert(eq(u32, common_read(COMMON(num_queues), 2), 2));
+        /* driver_init() sets up queue 0, the receive queue. */
+        cr_assert(ne(u32, driver_init(base_features, QSIZE) & VIRTIO_STATUS_DRIVER_OK, 0));
+
+        /* Input: the host writes, the guest's receive buffer gets it. */
+        FakeSeg rx = { BUF + 0x1000, 64, true };
+        cr_assert(eq(sz, write(in[1], "abc", 3), 3));
+        submit(&rx, 1);
+        cr_assert(wait_used(1));
+        fake_used_elem(&s.drv, 0, &id, &len);
+        cr_assert(eq(u32, len, 3));
+        cr_assert(eq(int, memcmp(guest_memory_ptr(s.mem, BUF + 0x1000, 3), "abc", 3), 0));
+
+        /* Output, through the emergency write register. */
+        io_write(&s.t.mmio, s.bar + s.device + 8, 4, 'Z');
+        for (int i = 0; i < 100 && read(out[0], got, sizeof got) <= 0; i++)
+                nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        cr_assert(eq(chr, got[0], 'Z'));
+        close(out[0]);
+        close(out[1]);
+        close(in[0]);
+        close(in[1]);
 }
