@@ -318,9 +318,9 @@ Test(cli, console_end_to_end)
         cr_assert(eq(int, c.console.mode, CONSOLE_OFF));
         vm_config_done(&c);
 
-        cr_assert(eq(int, cli_console_to_json("serial", "pty", root, err, sizeof err), 0));
+        cr_assert(eq(int, cli_console_to_json("serial", "socket=/run/s", root, err, sizeof err), 0));
         cr_assert(eq(int, vm_config_from_json(root, &c, err, sizeof err), -EINVAL));
-        cr_assert(eq(str, err, "serial.mode: Pty is not supported by chv yet"));
+        cr_assert(eq(str, err, "serial.mode: Socket is not supported by chv yet"));
 }
 
 /* --kernel, --cmdline, --initramfs */
