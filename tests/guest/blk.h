@@ -59,7 +59,7 @@ struct blk {
          VIRTIO_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES))
 
 /*
- * Starts the nth virtio-blk device with the DMA arena reset: features, queue 0, DRIVER_OK, the
+ * Starts the nth virtio-blk device: features, queue 0 (rings from the DMA arena), DRIVER_OK, the
  * configuration read. NULL or why not.
  */
 const char *blk_start(struct blk *b, unsigned n);

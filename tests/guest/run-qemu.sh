@@ -14,6 +14,9 @@
 #   --before CMD      run CMD (sh -c) in a fresh work directory before QEMU starts (repeatable)
 #   --after CMD       ... after QEMU ended; it must succeed (repeatable)
 #   --kill-after TEXT SIGKILL QEMU once a line starts with TEXT; no result line is needed then
+#   --virtio-console  add a virtio console whose output goes to console.out in the work directory
+#   --console-input TEXT  write TEXT and a newline to its input once the guest waits for input
+#   --console-expect TEXT a line of the console's output must start with TEXT (repeatable)
 #
 # GUEST.elf defaults to $CHV_TEST_GUEST, else build/tests/guest/chv-test-guest.elf in the source tree.
 # @WORK@ in --append and in the QEMU arguments stands for the work directory.
@@ -24,7 +27,7 @@
 set -eu -o pipefail
 
 usage() {
-    sed -n '4,22s/^# \{0,1\}//p' "$0" >&2
+    sed -n '4,25s/^# \{0,1\}//p' "$0" >&2
     exit 2
 }
 
@@ -35,6 +38,9 @@ befores=()
 afters=()
 expect_fail=0
 kill_after=""
+virtio_console=0
+console_input=""
+console_expects=()
 machine="${QEMU_MACHINE:-microvm,rtc=on}"
 timeout_secs="${QEMU_TIMEOUT:-120}"
 
@@ -49,6 +55,9 @@ while [ $# -gt 0 ]; do
         --before) [ $# -ge 2 ] || usage; befores+=("$2"); shift 2 ;;
         --after) [ $# -ge 2 ] || usage; afters+=("$2"); shift 2 ;;
         --kill-after) [ $# -ge 2 ] || usage; kill_after="$2"; shift 2 ;;
+        --virtio-console) virtio_console=1; shift ;;
+        --console-input) [ $# -ge 2 ] || usage; console_input="$2"; shift 2 ;;
+        --console-expect) [ $# -ge 2 ] || usage; console_expects+=("$2"); shift 2 ;;
         -h|--help) usage ;;
         --) shift; break ;;
         -*) echo "run-qemu.sh: unknown option $1" >&2; usage ;;
@@ -101,6 +110,12 @@ args=(
 for a in "$@"; do
     args+=("${a//@WORK@/$work}")
 done
+# QEMU opens both FIFOs read-write: neither side blocks on open.
+if [ "$virtio_console" -eq 1 ]; then
+    mkfifo "$work/console.in" "$work/console.out"
+    args+=(-device virtio-serial-pci,disable-legacy=on -chardev "pipe,id=console0,path=$work/console"
+           -device virtconsole,chardev=console0)
+fi
 
 # Whether a line of the output starts with $1.
 has_line() {
@@ -116,9 +131,18 @@ echo "run-qemu.sh: $qemu ${args[*]}" >&2
 : >"$out"
 "$qemu" "${args[@]}" </dev/null >"$out" 2>&1 &
 qemu_pid=$!
-rc=0 killed=0
+cat_pid=
+if [ "$virtio_console" -eq 1 ]; then
+    cat "$work/console.out" >"$work/console.txt" &
+    cat_pid=$!
+fi
+rc=0 killed=0 input_sent=0
 start=$SECONDS
 while kill -0 "$qemu_pid" 2>/dev/null; do
+    if [ -n "$console_input" ] && [ "$input_sent" -eq 0 ] && has_line "virtio-console: waiting for input"; then
+        printf '%s\n' "$console_input" >"$work/console.in"
+        input_sent=1
+    fi
     if [ -n "$kill_after" ] && has_line "$kill_after"; then
         kill -KILL "$qemu_pid" 2>/dev/null || true
         killed=1
@@ -134,6 +158,13 @@ while kill -0 "$qemu_pid" 2>/dev/null; do
 done
 # QEMU's isa-debug-exit makes it exit with (value << 1) | 1.
 wait "$qemu_pid" || rc=$?
+if [ -n "$cat_pid" ]; then
+    # cat sees the end of the FIFO once QEMU is gone.
+    wait "$cat_pid" || true
+    echo "--- virtio console output:"
+    cat "$work/console.txt"
+    echo "---"
+fi
 tr -d '\r' <"$out" >"$out.clean" && mv "$out.clean" "$out"
 cat "$out"
 
@@ -158,6 +189,12 @@ fi
 for e in ${expects[@]+"${expects[@]}"}; do
     if ! has_line "$e"; then
         echo "run-qemu.sh: no line starting with \"$e\"" >&2
+        status=1
+    fi
+done
+for e in ${console_expects[@]+"${console_expects[@]}"}; do
+    if ! awk -v p="$e" 'index($0, p) == 1 { found = 1 } END { exit !found }' "$work/console.txt"; then
+        echo "run-qemu.sh: no line of the virtio console's output starts with \"$e\"" >&2
         status=1
     fi
 done

@@ -245,6 +245,7 @@ static const char *blk_begin(uint8_t **ret_buf)
 {
         const char *r;
 
+        dma_reset();
         r = blk_start(&blk, 0);
         if (r)
                 return r;

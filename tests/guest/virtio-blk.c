@@ -27,7 +27,6 @@ const char *blk_start(struct blk *b, unsigned n)
 {
         const char *r;
 
-        dma_reset();
         r = virtio_attach(&b->dev, VIRTIO_ID_BLOCK, n);
         if (r)
                 return r;
