@@ -12,6 +12,7 @@
 #   --expect-exit N       chv-vmm must exit with N (default 0; "0|4" accepts either)
 #   --sigterm-after TEXT  send SIGTERM to chv-vmm once the serial output shows TEXT
 #   --power-button-after TEXT  send SIGUSR2 (the power button) to chv-vmm once the output shows TEXT
+#   --power-button-command CMD  press the power button by running CMD (sh -c) instead, e.g. for QEMU
 #   --timeout SEC         give chv-vmm that long (default 120)
 #   --serial-file PATH    read the serial output from PATH instead of standard output
 #   --kvmhost-rw DIR      passed on to tests/kvmhost/run
@@ -27,7 +28,7 @@ fi
 shift
 
 expect=() reject=() expect_log=()
-expect_exit=0 sigterm_after= power_button_after= timeout=120 serial_file=
+expect_exit=0 sigterm_after= power_button_after= power_button_command= timeout=120 serial_file=
 while [ $# -gt 0 ]; do
     case $1 in
     --expect) expect+=("$2"); shift 2 ;;
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
     --expect-exit) expect_exit=$2; shift 2 ;;
     --sigterm-after) sigterm_after=$2; shift 2 ;;
     --power-button-after) power_button_after=$2; shift 2 ;;
+    --power-button-command) power_button_command=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --serial-file) serial_file=$2; shift 2 ;;
     --) shift; break ;;
@@ -57,8 +59,12 @@ if [ -n "$power_button_after" ]; then
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    # timeout(1) does not pass SIGUSR2 on: send it to chv-vmm itself.
-    pkill -USR2 -P "$pid"
+    if [ -n "$power_button_command" ]; then
+        sh -c "$power_button_command"
+    else
+        # timeout(1) does not pass SIGUSR2 on: send it to chv-vmm itself.
+        pkill -USR2 -P "$pid"
+    fi
     wait "$pid"
     status=$?
 elif [ -n "$sigterm_after" ]; then

@@ -26,13 +26,9 @@ fi
 
 work=$CHV_KERNEL_TEST_WORK
 mem_mib=${memory%M}
-cmdline="console=ttyS0 skip_int3_selftest noxsave nofsgsbase clearcpuid=xsave,popcnt,cx16,smap,rdrand,rdseed,erms,fsrm panic=-1"
-# KVM's paravirtual features are off: on a software-assisted KVM the paravirtual IPIs never complete,
-# and on the emulated KVM host of tests/kvmhost single-vCPU boots with them on stalled at random
-# points (3 of about 10 boots), while no boot with them off ever did. Without kvm-clock the TSC rate
-# must be given.
-khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
-cmdline="$cmdline nopv tsc_early_khz=$khz tsc=reliable"
+# The command line of every test-kernel boot (KVM's paravirtual features off, the TSC rate given).
+. "$here/test-kernel-cmdline.sh"
+cmdline=$test_kernel_cmdline
 
 userspace=1
 if [ -e /sys/module/kvm_pvm ]; then
