@@ -2,8 +2,6 @@
 /* IDT, TSS, exception reporting, power-off, CMOS access and mappings above 4 GiB. */
 #include "guest.h"
 
-#define GATE_INTERRUPT_DPL0 0x8e
-#define GATE_INTERRUPT_DPL3 0xee
 #define TSS_AVAILABLE       0x89
 
 #define ACPI_SLEEP_PORT     0x600
@@ -51,7 +49,7 @@ static struct tss tss __attribute__((aligned(16)));
 
 void trap_handler(struct trap_frame *f);
 
-static void set_gate(unsigned vector, uint64_t handler, uint8_t attr)
+void idt_set_gate(unsigned vector, uint64_t handler, uint8_t attr)
 {
         idt[vector] = (struct idt_entry) {
                 .offset_low = (uint16_t) handler,
@@ -68,8 +66,8 @@ void cpu_init(void)
         uint64_t base = (uintptr_t) &tss, limit = sizeof(tss) - 1;
 
         for (unsigned v = 0; v < ELEMENTSOF(trap_stub_table); v++)
-                set_gate(v, trap_stub_table[v], GATE_INTERRUPT_DPL0);
-        set_gate(USER_RETURN_VECTOR, (uintptr_t) user_return_stub, GATE_INTERRUPT_DPL3);
+                idt_set_gate(v, trap_stub_table[v], GATE_INTERRUPT_DPL0);
+        idt_set_gate(USER_RETURN_VECTOR, (uintptr_t) user_return_stub, GATE_INTERRUPT_DPL3);
         __asm__ volatile("lidt %0" : : "m"(idtr));
 
         /* No I/O permission bitmap: port access at CPL3 is governed by IOPL alone. */

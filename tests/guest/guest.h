@@ -175,7 +175,12 @@ _printf_(1, 0) void vprint(const char *fmt, va_list ap);
 _printf_(1, 2) void print(const char *fmt, ...);
 
 /* cpu.c */
+#define GATE_INTERRUPT_DPL0 0x8e
+#define GATE_INTERRUPT_DPL3 0xee
+
 void cpu_init(void);
+/* Points IDT entry vector at handler (an interrupt gate of the kernel code segment). */
+void idt_set_gate(unsigned vector, uint64_t handler, uint8_t attr);
 void map_phys_high(uint64_t pa);
 _noreturn_ void power_off(void);
 _noreturn_ void finish(const char *fail_reason);

@@ -43,6 +43,7 @@ static const struct scenario scenarios[] = {
         { "virtio-rng", scenario_virtio_rng },
         { "virtio-console", scenario_virtio_console },
         { "virtio-net", scenario_virtio_net },
+        { "msix", scenario_msix },
 };
 
 struct boot_info boot_info;
