@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/epoll.h>
@@ -40,8 +41,8 @@ static void help(void)
                "  --cmdline STRING          kernel command line\n"
                "  --cpus boot=N[,max=M]     vCPUs at boot and at most (default boot=1)\n"
                "  --memory size=SIZE        guest RAM, e.g. 512M, 2G (default 512M)\n"
-               "  --serial MODE             16550 at 0x3f8: off|null|tty|file=PATH (default null)\n"
-               "  --console MODE            virtio console: off|null|tty|file=PATH (default tty)\n"
+               "  --serial MODE             16550 at 0x3f8: off|null|tty|pty|file=PATH (default null)\n"
+               "  --console MODE            virtio console: off|null|tty|pty|file=PATH (default tty)\n"
                "  --no-reboot               exit when the guest resets instead of rebooting it\n"
                "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
                "  --log-file PATH           write the log there instead of to standard error\n"
@@ -214,25 +215,66 @@ static int payload_open(const VmConfig *c, Payload *p)
         return 0;
 }
 
-/* *ret_created is set when the file did not exist before, so a failed start can remove it again. */
-static int open_console_output(const ConsoleConfig *c, const char *what, int *ret, bool *ret_created)
+/* Where a serial port or the virtio console reads and writes on the host. */
+typedef struct ConsoleFds {
+        int in, out;
+        int pty_peer;  /* the pty's other end, held open so that the pty never hangs up */
+        bool created;  /* the output file did not exist before: a failed start removes it */
+        bool stdin;    /* reads standard input */
+} ConsoleFds;
+
+#define CONSOLE_FDS_NONE { .in = -EBADF, .out = -EBADF, .pty_peer = -EBADF }
+
+static void console_fds_done(ConsoleFds *f)
+{
+        if (f->in != f->out)
+                safe_close(f->in);
+        safe_close(f->out);
+        safe_close(f->pty_peer);
+        *f = (ConsoleFds) CONSOLE_FDS_NONE;
+}
+
+static int open_pty(const char *what, ConsoleFds *f)
+{
+        struct termios t;
+        const char *name;
+
+        f->out = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (f->out < 0 || grantpt(f->out) < 0 || unlockpt(f->out) < 0 || !(name = ptsname(f->out)))
+                return log_error_errno(errno, "cannot create a pty for the %s: %m", what);
+        f->in = f->out;
+        f->pty_peer = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (f->pty_peer < 0)
+                return log_error_errno(errno, "cannot open %s: %m", name);
+        /* Raw, as a serial line is: no echo, no line editing, no newline translation. */
+        if (tcgetattr(f->pty_peer, &t) == 0) {
+                cfmakeraw(&t);
+                (void) tcsetattr(f->pty_peer, TCSANOW, &t);
+        }
+        log_info("The %s is on pty %s", what, name);
+        return 0;
+}
+
+static int open_console(const ConsoleConfig *c, const char *what, ConsoleFds *f)
 {
         switch (c->mode) {
         case CONSOLE_TTY:
-                *ret = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-                if (*ret < 0)
+                f->out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (f->out < 0)
                         return log_error_errno(errno, "cannot use standard output for the %s: %m", what);
+                f->stdin = true;
                 return 0;
         case CONSOLE_FILE:
-                *ret = open(c->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0640);
-                *ret_created = *ret >= 0;
-                if (*ret < 0 && errno == EEXIST)
-                        *ret = open(c->file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
-                if (*ret < 0)
+                f->out = open(c->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0640);
+                f->created = f->out >= 0;
+                if (f->out < 0 && errno == EEXIST)
+                        f->out = open(c->file, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+                if (f->out < 0)
                         return log_error_errno(errno, "cannot open %s file \"%s\": %m", what, c->file);
                 return 0;
+        case CONSOLE_PTY:
+                return open_pty(what, f);
         default:
-                *ret = -EBADF;
                 return 0;
         }
 }
@@ -253,6 +295,7 @@ typedef struct Runner {
         bool no_reboot;
         int exit_status;
         int epoll_fd;
+        int serial_in_fd;
         bool stdin_raw;
         struct termios stdin_saved;
 } Runner;
@@ -323,12 +366,12 @@ static void on_stdin(Runner *run)
         uint8_t buf[SERIAL_FIFO_SIZE];
         ssize_t n;
 
-        n = read(STDIN_FILENO, buf, sizeof buf);
+        n = read(run->serial_in_fd, buf, sizeof buf);
         if (n <= 0) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
                 /* End of input: the guest keeps running without it. */
-                (void) epoll_ctl(run->epoll_fd, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+                (void) epoll_ctl(run->epoll_fd, EPOLL_CTL_DEL, run->serial_in_fd, NULL);
                 return;
         }
         if (serial_queue_input(run->vm->serial, buf, (size_t) n) < (size_t) n)
@@ -359,10 +402,16 @@ static int epoll_watch(int epoll_fd, int fd, LoopSource source)
         return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? negative_errno() : 0;
 }
 
-static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin, bool *ret_started)
+static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_stdin, bool *ret_started)
 {
         _cleanup_close_ int epoll_fd = -EBADF, signal_fd = -EBADF;
-        Runner run = { .vm = vm, .kvm = kvm, .no_reboot = no_reboot, .exit_status = EXIT_VMM_ERROR };
+        Runner run = {
+                .vm = vm,
+                .kvm = kvm,
+                .no_reboot = no_reboot,
+                .exit_status = EXIT_VMM_ERROR,
+                .serial_in_fd = serial_in_fd,
+        };
         char err[512];
         sigset_t mask;
         int r;
@@ -380,13 +429,14 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, bool serial_stdin, bool *ret
         if ((r = epoll_watch(epoll_fd, signal_fd, SOURCE_SIGNAL)) < 0 ||
             (r = epoll_watch(epoll_fd, vm->event_fd, SOURCE_VM)) < 0)
                 return log_error_errno(r, "cannot set up the event loop: %m");
-        if (serial_stdin && vm->serial) {
-                int flags = fcntl(STDIN_FILENO, F_GETFL);
-                /* Only a stdin that epoll can watch (a tty, pipe or socket); regular files are skipped. */
-                if (flags >= 0 && fcntl(STDIN_FILENO, F_SETFL, flags | O_NONBLOCK) >= 0 &&
-                    epoll_watch(epoll_fd, STDIN_FILENO, SOURCE_STDIN) >= 0)
-                        stdin_make_raw(&run);
+        if (serial_in_fd >= 0 && vm->serial) {
+                int flags = fcntl(serial_in_fd, F_GETFL);
+                /* Only input that epoll can watch (a tty, pty, pipe or socket); regular files are skipped. */
+                if (flags >= 0 && fcntl(serial_in_fd, F_SETFL, flags | O_NONBLOCK) >= 0)
+                        (void) epoll_watch(epoll_fd, serial_in_fd, SOURCE_STDIN);
         }
+        if (raw_stdin)
+                stdin_make_raw(&run);
 
         r = vm_start(vm, kvm, err, sizeof err);
         if (r < 0) {
@@ -429,14 +479,14 @@ int main(int argc, char **argv)
 {
         _cleanup_(kvm_freep) Kvm *kvm = NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
-        _cleanup_close_ int serial_fd = -EBADF;
+        ConsoleFds serial = CONSOLE_FDS_NONE, console = CONSOLE_FDS_NONE;
         Args args = { .kvm_path = "/dev/kvm" };
         Payload payload = { .initramfs_fd = -EBADF };
         VmConfig config;
         const char *missing = NULL;
         uint64_t host_mem;
         char err[512];
-        bool serial_created = false, started = false;
+        bool started = false;
         int r, status = EXIT_VMM_ERROR;
 
         vm_config_init(&config);
@@ -467,22 +517,33 @@ int main(int argc, char **argv)
                           config.memory.size / MiB, host_mem / MiB);
                 goto out;
         }
-        if (config.console.mode != CONSOLE_OFF && config.console.mode != CONSOLE_NULL)
-                log_debug("No virtio console device yet: --console is accepted and has no effect");
 
         r = payload_open(&config, &payload);
         if (r < 0)
                 goto out;
-        r = open_console_output(&config.serial, "serial port", &serial_fd, &serial_created);
+        r = open_console(&config.serial, "serial port", &serial);
         if (r < 0)
                 goto out;
+        r = open_console(&config.console, "console", &console);
+        if (r < 0)
+                goto out;
+        if (console.stdin) {
+                /* The worker of the virtio console reads standard input. */
+                console.in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+                if (console.in < 0) {
+                        log_error_errno(errno, "cannot use standard input for the console: %m");
+                        goto out;
+                }
+        }
 
         VmHost host = {
                 .kernel = payload.kernel,
                 .kernel_size = payload.kernel_size,
                 .initramfs_fd = payload.initramfs_fd,
                 .initramfs_size = payload.initramfs_size,
-                .serial_out_fd = serial_fd,
+                .serial_out_fd = serial.out,
+                .console_in_fd = console.in,
+                .console_out_fd = console.out,
         };
         r = vm_new(&config, &host, &vm, err, sizeof err);
         if (r < 0) {
@@ -502,14 +563,19 @@ int main(int argc, char **argv)
                 goto out;
         }
 
-        status = run_vm(vm, kvm, args.no_reboot, config.serial.mode == CONSOLE_TTY, &started);
+        status = run_vm(vm, kvm, args.no_reboot, serial.stdin ? STDIN_FILENO : serial.in,
+                        serial.stdin || console.stdin, &started);
         if (status < 0)
                 status = EXIT_VMM_ERROR;
 out:
         /* A VM that never started leaves nothing behind. */
-        if (!started && serial_created)
+        if (!started && serial.created)
                 (void) unlink(config.serial.file);
+        if (!started && console.created)
+                (void) unlink(config.console.file);
         vm = vm_free(vm);
+        console_fds_done(&serial);
+        console_fds_done(&console);
         payload_done(&payload);
         vm_config_done(&config);
         cJSON_Delete(args.tree);

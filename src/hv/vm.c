@@ -92,6 +92,7 @@ int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size
         vm->control = (VmControl) { .request = vm_control_cb, .ctx = vm };
         iobus_init(&vm->pio, "port I/O");
         iobus_init(&vm->mmio, "MMIO");
+        irq_router_init(&vm->irqs);
         vm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->event_fd < 0)
                 return negative_errno();
@@ -142,6 +143,10 @@ int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size
                                 &vm->control, "acpi-shutdown")) < 0)
                 return r;
 
+        r = vm_create_devices(vm, err, errlen);
+        if (r < 0)
+                return r;
+
         r = vm_load_payload(vm, err, errlen);
         if (r < 0)
                 return r;
@@ -155,7 +160,9 @@ Vm *vm_free(Vm *vm)
         if (!vm)
                 return NULL;
         vm_stop(vm);
+        vm_free_devices(vm);
         pci_bus_free(vm->pci);
+        irq_router_done(&vm->irqs);
         iobus_done(&vm->pio);
         iobus_done(&vm->mmio);
         serial_free(vm->serial);
@@ -186,6 +193,9 @@ static int vm_create_kvm_vm(Vm *vm, char *err, size_t errlen)
         r = kvm_ioctl(vm->fd, KVM_CREATE_PIT2, &pit);
         if (r < 0)
                 return errbuf_fail(r, err, errlen, "KVM_CREATE_PIT2 failed: %s", strerror(-r));
+        r = irq_router_attach(&vm->irqs, vm->fd);
+        if (r < 0)
+                return errbuf_fail(r, err, errlen, "cannot set up MSI routing and irqfds: %s", strerror(-r));
 
         for (unsigned i = 0; i < vm->mem->n_regions; i++) {
                 const GuestRegion *g = &vm->mem->regions[i];
@@ -468,6 +478,8 @@ int vm_start(Vm *vm, Kvm *kvm, char *err, size_t errlen)
         if (vm->serial)
                 serial_reset(vm->serial);
         rtc_reset(vm->rtc);
+        if (vm->boots > 0)
+                vm_reset_devices(vm);
 
         r = vm_create_kvm_vm(vm, err, errlen);
         if (r < 0)
@@ -538,5 +550,6 @@ void vm_stop(Vm *vm)
         free(vm->vcpus);
         vm->vcpus = NULL;
         vm->n_vcpus = 0;
+        irq_router_detach(&vm->irqs);
         vm->fd = safe_close(vm->fd);
 }

@@ -7,6 +7,7 @@
 #include "device.h"
 #include "guest-memory.h"
 #include "iobus.h"
+#include "irq-router.h"
 #include "kvm.h"
 #include "legacy.h"
 #include "loader.h"
@@ -15,6 +16,7 @@
 #include "vm-config.h"
 
 typedef struct Vm Vm;
+typedef struct VmDevice VmDevice;
 
 typedef struct Vcpu {
         Vm *vm;
@@ -33,6 +35,7 @@ typedef struct VmHost {
         int initramfs_fd; /* or -1 */
         uint64_t initramfs_size;
         int serial_out_fd; /* -1: no output; serial off is config.serial.mode == CONSOLE_OFF */
+        int console_in_fd, console_out_fd; /* the virtio console's, or -1 */
 } VmHost;
 
 struct Vm {
@@ -50,6 +53,9 @@ struct Vm {
         Rtc *rtc;
         Ged ged;
         PciBus *pci;
+        IrqRouter irqs;
+        VmDevice **devices;
+        size_t n_devices;
         uint64_t rsdp;
 
         Vcpu *vcpus;
@@ -86,3 +92,9 @@ void vm_request(Vm *vm, VmRequest r);
 VmRequest vm_take_request(Vm *vm);
 /* Presses the ACPI power button: the guest hears of it through the Generic Event Device. */
 void vm_power_button(Vm *vm);
+
+/* vm-devices.c: the virtio devices of the configuration, on the PCI bus. */
+int vm_create_devices(Vm *vm, char *err, size_t errlen);
+/* A machine reset: every device and PCI function back to its power-on state. */
+void vm_reset_devices(Vm *vm);
+void vm_free_devices(Vm *vm);
