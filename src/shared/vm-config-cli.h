@@ -13,7 +13,11 @@
  */
 int cli_cpus_to_json(const char *value, cJSON *root, char *err, size_t errlen);
 int cli_memory_to_json(const char *value, cJSON *root, char *err, size_t errlen);
-/* option is "serial" or "console". */
+/* --disk and --net add one device each time they are given; --rng merges, as --cpus does. */
+int cli_disk_to_json(const char *value, cJSON *root, char *err, size_t errlen);
+int cli_net_to_json(const char *value, cJSON *root, char *err, size_t errlen);
+int cli_rng_to_json(const char *value, cJSON *root, char *err, size_t errlen);
+/* option is "serial" or "console"; a later value replaces the earlier one entirely. */
 int cli_console_to_json(const char *option, const char *value, cJSON *root, char *err, size_t errlen);
 /* option is "kernel", "cmdline" or "initramfs". */
 int cli_payload_to_json(const char *option, const char *value, cJSON *root, char *err, size_t errlen);
