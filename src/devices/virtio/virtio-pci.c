@@ -36,6 +36,8 @@ struct VirtioPci {
         _Atomic uint8_t isr;
         _Atomic bool needs_reset;
 
+        uint16_t pci_cfg_cap; /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
+
         /* Where the notify addresses are registered as ioeventfds; under the PCI bus lock. */
         uint64_t ioeventfd_base;
         bool ioeventfds;
@@ -400,6 +402,89 @@ static const PciDeviceCallbacks virtio_pci_callbacks = {
         .bar_moved = virtio_pci_bar_moved,
 };
 
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG: a window into the BAR through config space. The driver writes bar, offset and
+ * length into the capability, then reads or writes pci_cfg_data, which becomes an access of length
+ * bytes at offset in the BAR. Runs under the PCI bus lock, which BAR accesses do not take.
+ */
+static bool virtio_pci_cfg_window(VirtioPci *t, PciDevice *dev, uint32_t offset, uint32_t len, uint64_t *ret_off,
+                                  uint32_t *ret_len)
+{
+        uint32_t data = t->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+        struct virtio_pci_cap cap;
+
+        if (!t->pci_cfg_cap || offset < data || offset + len > data + 4)
+                return false;
+        if (pci_device_config_get(dev, t->pci_cfg_cap, &cap, sizeof cap) < 0)
+                return false;
+        *ret_off = le32toh(cap.offset);
+        *ret_len = le32toh(cap.length);
+        /* Only aligned 1, 2 or 4 byte accesses to BAR 0, as the specification allows. */
+        return cap.bar == VIRTIO_PCI_BAR && (*ret_len == 1 || *ret_len == 2 || *ret_len == 4) &&
+               *ret_off % *ret_len == 0 && *ret_off + *ret_len <= VIRTIO_PCI_BAR_SIZE;
+}
+
+static void virtio_pci_config_read_hook(void *opaque, PciDevice *dev, uint32_t offset, uint8_t *data, uint32_t len)
+{
+        VirtioPci *t = opaque;
+        uint32_t base = t->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+        uint8_t buf[4] = {};
+        uint64_t off;
+        uint32_t l;
+
+        if (!virtio_pci_cfg_window(t, dev, offset, len, &off, &l))
+                return;
+        if (off < VIRTIO_PCI_PBA_OFFSET)
+                virtio_pci_bar_read(t, off, buf, l);
+        memcpy(data, buf + (offset - base), len);
+}
+
+static void virtio_pci_config_write_hook(void *opaque, PciDevice *dev, uint32_t offset, const uint8_t *data,
+                                         uint32_t len)
+{
+        VirtioPci *t = opaque;
+        uint32_t base = t->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+        uint8_t buf[4] = {};
+        uint64_t off;
+        uint32_t l;
+
+        if (!virtio_pci_cfg_window(t, dev, offset, len, &off, &l) || offset != base || len < l)
+                return;
+        memcpy(buf, data, l);
+        /* The MSI-X table is not reachable this way: its writes take the bus lock, held here. */
+        if (off < VIRTIO_PCI_PBA_OFFSET)
+                virtio_pci_bar_write(t, off, buf, l);
+}
+
+static const PciDeviceHooks virtio_pci_hooks = {
+        .config_read = virtio_pci_config_read_hook,
+        .config_write = virtio_pci_config_write_hook,
+};
+
+static int virtio_pci_add_pci_cfg_cap(VirtioPci *t)
+{
+        struct virtio_pci_cfg_cap c = {
+                .cap = { .cap_len = sizeof c, .cfg_type = VIRTIO_PCI_CAP_PCI_CFG },
+        };
+        uint8_t wmask[sizeof c] = {};
+        uint16_t off;
+        int r;
+
+        r = pci_device_add_vendor_capability(t->pci, &c, sizeof c, &off);
+        if (r < 0)
+                return r;
+        /* bar, offset, length and the data window are the driver's to write. */
+        wmask[offsetof(struct virtio_pci_cap, bar)] = 0xff;
+        memset(wmask + offsetof(struct virtio_pci_cap, offset), 0xff, 8);
+        memset(wmask + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data), 0xff, 4);
+        r = pci_device_set_wmask(t->pci, off, wmask, sizeof wmask);
+        if (r < 0)
+                return r;
+        t->pci_cfg_cap = off;
+        pci_device_set_hooks(t->pci, &virtio_pci_hooks, t);
+        return 0;
+}
+
 static int virtio_pci_add_cap(PciDevice *pci, uint8_t cfg_type, uint32_t offset, uint32_t length, bool notify)
 {
         struct virtio_pci_notify_cap c = {
@@ -463,7 +548,8 @@ int virtio_pci_new(VirtioDevice *dev, const VirtioPciHost *host, VirtioPci **ret
             (r = virtio_pci_add_cap(t->pci, VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFFSET,
                                     MAX(dev->config_size, 1u), false)) < 0 ||
             (r = virtio_pci_add_cap(t->pci, VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFFSET,
-                                    dev->n_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER, true)) < 0)
+                                    dev->n_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER, true)) < 0 ||
+            (r = virtio_pci_add_pci_cfg_cap(t)) < 0)
                 return r;
         pci_device_set_callbacks(t->pci, &virtio_pci_callbacks, t);
 
