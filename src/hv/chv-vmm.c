@@ -43,6 +43,9 @@ static void help(void)
                "  --memory size=SIZE        guest RAM, e.g. 512M, 2G (default 512M)\n"
                "  --serial MODE             16550 at 0x3f8: off|null|tty|pty|file=PATH (default null)\n"
                "  --console MODE            virtio console: off|null|tty|pty|file=PATH (default tty)\n"
+               "  --disk path=PATH[,...]    a virtio-blk disk (repeat for more)\n"
+               "  --net [tap=NAME][,...]    a virtio-net device on a tap (repeat for more)\n"
+               "  --rng [src=PATH]          virtio-rng source (default src=/dev/urandom)\n"
                "  --no-reboot               exit when the guest resets instead of rebooting it\n"
                "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
                "  --log-file PATH           write the log there instead of to standard error\n"
@@ -64,6 +67,9 @@ static int parse_args(int argc, char **argv, Args *a)
                 ARG_MEMORY,
                 ARG_SERIAL,
                 ARG_CONSOLE,
+                ARG_DISK,
+                ARG_NET,
+                ARG_RNG,
                 ARG_NO_REBOOT,
                 ARG_KVM_DEVICE,
                 ARG_LOG_FILE,
@@ -76,6 +82,9 @@ static int parse_args(int argc, char **argv, Args *a)
                 { "memory", required_argument, NULL, ARG_MEMORY },
                 { "serial", required_argument, NULL, ARG_SERIAL },
                 { "console", required_argument, NULL, ARG_CONSOLE },
+                { "disk", required_argument, NULL, ARG_DISK },
+                { "net", required_argument, NULL, ARG_NET },
+                { "rng", required_argument, NULL, ARG_RNG },
                 { "no-reboot", no_argument, NULL, ARG_NO_REBOOT },
                 { "kvm-device", required_argument, NULL, ARG_KVM_DEVICE },
                 { "log-file", required_argument, NULL, ARG_LOG_FILE },
@@ -112,6 +121,15 @@ static int parse_args(int argc, char **argv, Args *a)
                         break;
                 case ARG_CONSOLE:
                         r = cli_console_to_json("console", optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_DISK:
+                        r = cli_disk_to_json(optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_NET:
+                        r = cli_net_to_json(optarg, a->tree, err, sizeof err);
+                        break;
+                case ARG_RNG:
+                        r = cli_rng_to_json(optarg, a->tree, err, sizeof err);
                         break;
                 case ARG_NO_REBOOT:
                         a->no_reboot = true;
