@@ -13,6 +13,7 @@ const char *scenario_virtio_rng(void);
 const char *scenario_virtio_console(void);
 const char *scenario_virtio_net(void);
 const char *scenario_msix(void);
+const char *scenario_virtio_hostile(void);
 
 /* virtio-rng, for other scenarios: start the first device, and check it gives varying bytes. */
 const char *rng_start(struct virtio_dev *rng);

@@ -44,6 +44,7 @@ static const struct scenario scenarios[] = {
         { "virtio-console", scenario_virtio_console },
         { "virtio-net", scenario_virtio_net },
         { "msix", scenario_msix },
+        { "virtio-hostile", scenario_virtio_hostile },
 };
 
 struct boot_info boot_info;

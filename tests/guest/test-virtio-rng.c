@@ -51,7 +51,7 @@ const char *rng_check(struct virtio_dev *rng, const char *when)
         r = rng_fetch(rng, buf, RNG_BYTES, &got);
         if (r)
                 return r;
-        print("virtio-rng: %u bytes %s\n", got, when);
+        print("virtio-rng: %s: %u bytes\n", when, got);
         if (got >= 8 && all_same(buf, got))
                 return "virtio-rng returned constant bytes";
         return NULL;
