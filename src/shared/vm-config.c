@@ -713,8 +713,8 @@ static int decode_net(Decoder *d, const cJSON *j, const VmConfig *vm, void *targ
                                       c->num_queues / 2, vm->cpus.boot_vcpus);
         if (c->n_fds > 0) {
                 if (c->n_fds * 2 != c->num_queues)
-                        return decode_fail_at(d, "num_queues", "%" PRIu32 " does not match the %zu fds given (one per queue pair)",
-                                              c->num_queues, c->n_fds);
+                        return decode_fail_at(d, "num_queues", "%" PRIu32 ", but the %zu fds given serve %zu queues (one fd per pair)",
+                                              c->num_queues, c->n_fds, c->n_fds * 2);
                 if (c->tap)
                         return decode_fail_at(d, "fds", "a tap is given both by name and by fds");
                 if (c->ip_set || c->host_mac_set)

@@ -611,7 +611,7 @@ Test(cli, devices_checked_by_the_decoder)
                   "net[0].mac: 01:02:03:04:05:06 is a multicast address, not one an interface can have" },
                 { cli_net_to_json, "ip=10.0.0.1", "net[0].ip: given without a mask" },
                 { cli_net_to_json, "num_queues=3", "net[0].num_queues: 3 is odd: queues come in receive/transmit pairs" },
-                { cli_net_to_json, "fd=[3,4]", "net[0].num_queues: 2 does not match the 2 fds given (one per queue pair)" },
+                { cli_net_to_json, "fd=[3,4]", "net[0].num_queues: 2, but the 2 fds given serve 4 queues (one fd per pair)" },
                 { cli_net_to_json, "fd=2", "net[0].fds[0]: 2 is standard input, output or error, not a tap" },
                 { cli_rng_to_json, "src=", "rng.src: must not be empty" },
         };
