@@ -17,6 +17,7 @@ typedef struct VirtioConsole {
         bool input_watched; /* in_fd is in the worker's epoll set with EPOLLIN */
         bool input_closed;
         bool output_failed;
+        bool output_dropped;
         VirtqElem *elem;
         uint8_t pending[CONSOLE_INPUT_BUFFER]; /* input read but not yet in a guest buffer */
         size_t pending_start, pending_len;
@@ -30,18 +31,30 @@ static void console_config_read(VirtioDevice *d, uint32_t offset, uint8_t *data,
                 memcpy(data, (uint8_t *) &c + offset, len);
 }
 
+/* How long output may wait for a reader that does not read (a pty nobody has open, a full pipe). */
+#define CONSOLE_OUTPUT_PATIENCE_MS 100
+
 static void console_output(VirtioConsole *c, const struct iovec *iov, unsigned n)
 {
         for (unsigned i = 0; i < n && c->out_fd >= 0 && !c->output_failed; i++) {
                 const uint8_t *p = iov[i].iov_base;
                 size_t left = iov[i].iov_len;
+                unsigned waited = 0;
 
                 while (left > 0) {
                         ssize_t w = write(c->out_fd, p, left);
                         if (w < 0 && errno == EINTR)
                                 continue;
                         if (w < 0 && errno == EAGAIN) {
-                                /* A full pipe or pty: the guest waits for its reader. */
+                                /* The guest waits a little for the reader; then the output is dropped,
+                                 * so that a reset never waits for it. */
+                                if (c->output_dropped || waited++ >= CONSOLE_OUTPUT_PATIENCE_MS) {
+                                        if (!c->output_dropped)
+                                                log_info("virtio %s: nobody reads the console output; dropping it while that lasts",
+                                                         c->dev.id);
+                                        c->output_dropped = true;
+                                        return;
+                                }
                                 (void) usleep(1000);
                                 continue;
                         }
@@ -51,6 +64,7 @@ static void console_output(VirtioConsole *c, const struct iovec *iov, unsigned n
                                 c->output_failed = true;
                                 break;
                         }
+                        c->output_dropped = false;
                         p += w;
                         left -= (size_t) w;
                 }
