@@ -9,6 +9,7 @@ const char *scenario_acpi(void);
 const char *scenario_pci(void);
 const char *scenario_virtio_blk(void);
 const char *scenario_virtio_blk_flush(void);
+const char *scenario_virtio_blk_bench(void);
 const char *scenario_virtio_rng(void);
 const char *scenario_virtio_console(void);
 const char *scenario_virtio_net(void);

@@ -40,6 +40,7 @@ static const struct scenario scenarios[] = {
         { "pci", scenario_pci },
         { "virtio-blk", scenario_virtio_blk },
         { "virtio-blk-flush", scenario_virtio_blk_flush },
+        { "virtio-blk-bench", scenario_virtio_blk_bench },
         { "virtio-rng", scenario_virtio_rng },
         { "virtio-console", scenario_virtio_console },
         { "virtio-net", scenario_virtio_net },
