@@ -505,35 +505,56 @@ static int decode_queue_size(Decoder *d, const cJSON *j, uint32_t min, uint32_t 
         return 0;
 }
 
-/* Cloud Hypervisor's image_type: only raw images here; Unknown (probe the format) is taken as raw. */
-static int decode_image_type(Decoder *d, const cJSON *j)
+/* A member that must be one of words (NULL-terminated); *ret is its index, or -1 when not given. */
+static int decode_word(Decoder *d, const cJSON *j, const char *name, const char *const *words, int *ret)
 {
-        static const char *const other[] = { "FixedVhd", "Qcow2", "Vhdx", "FlatVmdk" };
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "image_type");
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, name);
+        char list[128] = "";
+        size_t o = 0;
 
-        if (!t || cJSON_IsNull(t))
+        *ret = -1;
+        if (!m || cJSON_IsNull(m))
                 return 0;
-        if (!cJSON_IsString(t))
-                return decode_fail_at(d, "image_type", "expected a string, got %s", json_type_name(t));
-        if (streq(t->valuestring, "Raw") || streq(t->valuestring, "Unknown"))
-                return 0;
-        for (size_t i = 0; i < ELEMENTSOF(other); i++)
-                if (streq(t->valuestring, other[i]))
-                        return decode_fail_at(d, "image_type", "%s is not supported by chv yet (only Raw)",
-                                              t->valuestring);
-        return decode_fail_at(d, "image_type", "\"%s\" is not one of Raw, Qcow2, FixedVhd, Vhdx, FlatVmdk, Unknown",
-                              t->valuestring);
+        if (!cJSON_IsString(m))
+                return decode_fail_at(d, name, "expected a string, got %s", json_type_name(m));
+        for (int i = 0; words[i]; i++) {
+                if (streq(words[i], m->valuestring)) {
+                        *ret = i;
+                        return 0;
+                }
+                if (o < sizeof list)
+                        o += (size_t) snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", words[i]);
+        }
+        return decode_fail_at(d, name, "\"%s\" is not one of %s", m->valuestring, list);
+}
+
+/*
+ * Cloud Hypervisor's image_type: only raw images here, and Unknown (probe the format) is taken as raw.
+ * lock_granularity: chv locks the whole image (Full) whichever is asked for.
+ */
+static int decode_disk_format(Decoder *d, const cJSON *j)
+{
+        static const char *const image_types[] = { "Raw", "Unknown", "Qcow2", "FixedVhd", "Vhdx", "FlatVmdk", NULL };
+        static const char *const lock_granularities[] = { "ByteRange", "Full", NULL };
+        int i, r;
+
+        r = decode_word(d, j, "image_type", image_types, &i);
+        if (r < 0)
+                return r;
+        if (i >= 2)
+                return decode_fail_at(d, "image_type", "%s is not supported by chv yet (only Raw)", image_types[i]);
+        return decode_word(d, j, "lock_granularity", lock_granularities, &i);
 }
 
 static int decode_disk(Decoder *d, const cJSON *j, const VmConfig *vm, void *target)
 {
         static const char *const known[] = { "path",   "readonly", "direct",        "num_queues",
                                              "queue_size", "serial", "id",          "pci_segment",
-                                             "pci_device_id", "image_type", NULL };
+                                             "pci_device_id", "image_type", "lock_granularity", NULL };
         static const char *const unsupported[] = {
                 "iommu",           "vhost_user",  "vhost_socket",   "rate_limiter_config",
                 "rate_limit_group", "queue_affinity", "backing_files", "sparse=true",
-                "lock_granularity=ByteRange", "disable_io_uring", "disable_aio", NULL,
+                "disable_io_uring", "disable_aio", NULL,
         };
         DiskConfig *c = target;
         int r;
@@ -550,7 +571,7 @@ static int decode_disk(Decoder *d, const cJSON *j, const VmConfig *vm, void *tar
             (r = decode_string(d, j, "serial", false, &c->serial)) < 0 ||
             (r = decode_string(d, j, "id", false, &c->id)) < 0 ||
             (r = decode_pci_placement(d, j, &c->pci_device_id)) < 0 ||
-            (r = decode_image_type(d, j)) < 0)
+            (r = decode_disk_format(d, j)) < 0)
                 return r;
         if (!c->path)
                 return decode_fail_at(d, "path", "a disk needs a path");
@@ -721,6 +742,9 @@ static int decode_net(Decoder *d, const cJSON *j, const VmConfig *vm, void *targ
                         return decode_fail_at(d, c->ip_set ? "ip" : "host_mac",
                                               "cannot be set on taps passed in by fds");
         }
+        if (c->num_queues / 2 > CHV_NET_MAX_QUEUE_PAIRS)
+                return decode_fail_at(d, "num_queues", "%" PRIu32 " queues (%" PRIu32 " pairs) are not supported by chv yet (%u pair)",
+                                      c->num_queues, c->num_queues / 2, CHV_NET_MAX_QUEUE_PAIRS);
         if (!c->offload_csum && (c->offload_tso || c->offload_ufo))
                 return decode_fail_at(d, "offload_csum", "off, but offload_tso and offload_ufo depend on it");
 

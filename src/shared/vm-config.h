@@ -20,6 +20,7 @@
 #define CHV_MAX_QUEUE_SIZE 32768u      /* the largest power of two a 16-bit queue size holds */
 #define CHV_DISK_SERIAL_MAX 20u        /* VIRTIO_BLK_ID_BYTES */
 #define CHV_NET_MIN_MTU 1280u          /* what virtio-net's MTU feature expects */
+#define CHV_NET_MAX_QUEUE_PAIRS 1u     /* chv's virtio-net has one receive/transmit pair */
 #define CHV_PCI_MAX_DEVICE_ID 31u      /* slot 0 of segment 0 is the host bridge */
 #define CHV_DEFAULT_RNG_SOURCE "/dev/urandom"
 
@@ -93,7 +94,8 @@ typedef struct NetConfig {
                                   this address only when chv-vmm creates it, as in CH */
         struct in_addr ip, mask;
         uint16_t mtu;          /* 0: not set; else 1280..65535 */
-        uint32_t num_queues;   /* CH default 2 (one queue pair); even, 2..2*boot_vcpus */
+        uint32_t num_queues;   /* CH default 2 (one queue pair); even, 2..2*boot_vcpus, and at most
+                                  2*CHV_NET_MAX_QUEUE_PAIRS */
         uint32_t queue_size;   /* CH default 256; power of two, 1..32768 */
         int *fds;              /* fd=[3,4]: taps passed in (each > 2, one per queue pair) */
         size_t n_fds;

@@ -481,7 +481,7 @@ Test(cli, net_keys)
         const cJSON *fds;
 
         cr_assert(eq(int, cli_net_to_json("tap=tap0,mac=52:54:00:12:34:56,ip=192.168.249.1,mask=255.255.255.0,"
-                                          "host_mac=fe:00:00:00:00:01,mtu=1500,num_queues=4,queue_size=512,"
+                                          "host_mac=fe:00:00:00:00:01,mtu=1500,num_queues=2,queue_size=512,"
                                           "offload_tso=off,offload_ufo=off,offload_csum=on,id=eth0,pci_device_id=3",
                                           root, err, sizeof err),
                      0),
@@ -492,7 +492,7 @@ Test(cli, net_keys)
         cr_assert(eq(str, cJSON_GetStringValue(element("net", 0, "mask")), "255.255.255.0"));
         cr_assert(eq(str, cJSON_GetStringValue(element("net", 0, "host_mac")), "fe:00:00:00:00:01"));
         cr_assert(eq(dbl, cJSON_GetNumberValue(element("net", 0, "mtu")), 1500));
-        cr_assert(eq(dbl, cJSON_GetNumberValue(element("net", 0, "num_queues")), 4));
+        cr_assert(eq(dbl, cJSON_GetNumberValue(element("net", 0, "num_queues")), 2));
         cr_assert(eq(dbl, cJSON_GetNumberValue(element("net", 0, "queue_size")), 512));
         cr_assert(cJSON_IsFalse(element("net", 0, "offload_tso")));
         cr_assert(cJSON_IsFalse(element("net", 0, "offload_ufo")));
@@ -568,7 +568,7 @@ Test(cli, devices_end_to_end)
         cr_assert(eq(int, cli_net_to_json("tap=tap0,mac=52:54:00:12:34:56,ip=10.0.0.1,mask=255.255.255.0", root,
                                           err, sizeof err),
                      0));
-        cr_assert(eq(int, cli_net_to_json("fd=[3,4],num_queues=4", root, err, sizeof err), 0));
+        cr_assert(eq(int, cli_net_to_json("fd=[3],num_queues=2", root, err, sizeof err), 0));
         cr_assert(eq(int, cli_rng_to_json("src=/dev/hwrng", root, err, sizeof err), 0));
         cr_assert(eq(int, decode_root(&c, err, sizeof err), 0), "%s", err);
         cr_assert(eq(sz, c.n_disks, 2));
@@ -582,8 +582,8 @@ Test(cli, devices_end_to_end)
         cr_assert(eq(int, c.net[0].mac_set, true));
         cr_assert(eq(int, c.net[0].ip_set, true));
         cr_assert(eq(str, c.net[0].id, "_net1"));
-        cr_assert(eq(sz, c.net[1].n_fds, 2));
-        cr_assert(eq(int, c.net[1].fds[1], 4));
+        cr_assert(eq(sz, c.net[1].n_fds, 1));
+        cr_assert(eq(int, c.net[1].fds[0], 3));
         cr_assert(eq(str, c.net[1].id, "_net2"));
         cr_assert(eq(str, c.rng.src, "/dev/hwrng"));
         vm_config_done(&c);
@@ -611,6 +611,7 @@ Test(cli, devices_checked_by_the_decoder)
                   "net[0].mac: 01:02:03:04:05:06 is a multicast address, not one an interface can have" },
                 { cli_net_to_json, "ip=10.0.0.1", "net[0].ip: given without a mask" },
                 { cli_net_to_json, "num_queues=3", "net[0].num_queues: 3 is odd: queues come in receive/transmit pairs" },
+                { cli_net_to_json, "num_queues=4", "net[0].num_queues: 2 queue pairs are more than boot_vcpus (1)" },
                 { cli_net_to_json, "fd=[3,4]", "net[0].num_queues: 2, but the 2 fds given serve 4 queues (one fd per pair)" },
                 { cli_net_to_json, "fd=2", "net[0].fds[0]: 2 is standard input, output or error, not a tap" },
                 { cli_rng_to_json, "src=", "rng.src: must not be empty" },

@@ -635,17 +635,16 @@ Test(vm_config, round_trip_everything_set)
         c.net = calloc(c.n_net, sizeof *c.net);
         c.net[0] = (NetConfig) { .tap = strdup("chvtap0"), .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .mac_set = true,
                                  .host_mac = { 0xfe, 0, 0, 0, 0, 1 }, .host_mac_set = true, .ip_set = true,
-                                 .mtu = 9000, .num_queues = 6, .queue_size = 1, .offload_tso = false,
+                                 .mtu = 9000, .num_queues = 2, .queue_size = 1, .offload_tso = false,
                                  .offload_ufo = false, .offload_csum = false, .pci_device_id = 2 };
         inet_pton(AF_INET, "10.0.0.1", &c.net[0].ip);
         inet_pton(AF_INET, "255.255.252.0", &c.net[0].mask);
-        c.net[1] = (NetConfig) { .mac = { 0x2e, 0xaa, 0xbb, 0xcc, 0xdd, 0xee }, .num_queues = 4, .queue_size = 256,
+        c.net[1] = (NetConfig) { .mac = { 0x2e, 0xaa, 0xbb, 0xcc, 0xdd, 0xee }, .num_queues = 2, .queue_size = 256,
                                  .offload_tso = true, .offload_ufo = true, .offload_csum = true,
                                  .id = strdup("uplink"), .pci_device_id = -1 };
-        c.net[1].n_fds = 2;
-        c.net[1].fds = calloc(2, sizeof(int));
+        c.net[1].n_fds = 1;
+        c.net[1].fds = calloc(1, sizeof(int));
         c.net[1].fds[0] = 7;
-        c.net[1].fds[1] = 3;
 
         c.rng.src = strdup("/dev/hwrng");
         c.rng.id = strdup("entropy");
@@ -759,11 +758,12 @@ Test(vm_config, disk_readonly_direct_combinations)
         }
 }
 
-Test(vm_config, disk_image_type_unknown_is_raw)
+Test(vm_config, disk_image_type_unknown_is_raw_and_both_lock_granularities)
 {
         VmConfig c;
 
-        decode_ok("{\"disks\":[{\"path\":\"/a\",\"image_type\":\"Unknown\"},{\"path\":\"/b\",\"image_type\":null}]," KERNEL "}",
+        decode_ok("{\"disks\":[{\"path\":\"/a\",\"image_type\":\"Unknown\",\"lock_granularity\":\"Full\"},"
+                  "{\"path\":\"/b\",\"image_type\":null,\"lock_granularity\":null}]," KERNEL "}",
                   &c);
         cr_assert(eq(sz, c.n_disks, 2));
         vm_config_done(&c);
@@ -802,7 +802,7 @@ Test(vm_config, disk_errors)
                 { "{\"path\":\"/a\",\"image_type\":\"FixedVhd\"}",
                   "disks[0].image_type: FixedVhd is not supported by chv yet (only Raw)" },
                 { "{\"path\":\"/a\",\"image_type\":\"raw\"}",
-                  "disks[0].image_type: \"raw\" is not one of Raw, Qcow2, FixedVhd, Vhdx, FlatVmdk, Unknown" },
+                  "disks[0].image_type: \"raw\" is not one of Raw, Unknown, Qcow2, FixedVhd, Vhdx, FlatVmdk" },
                 { "{\"path\":\"/a\",\"image_type\":1}", "disks[0].image_type: expected a string, got a number" },
                 { "{\"path\":\"/a\",\"paht\":\"/b\"}", "disks[0].paht: unknown field" },
                 { "{\"path\":\"/a\",\"socket\":\"/s\"}", "disks[0].socket: unknown field" },
@@ -815,7 +815,9 @@ Test(vm_config, disk_errors)
                 { "{\"path\":\"/a\",\"queue_affinity\":[]}", "disks[0].queue_affinity: not supported by chv yet" },
                 { "{\"path\":\"/a\",\"backing_files\":true}", "disks[0].backing_files: not supported by chv yet" },
                 { "{\"path\":\"/a\",\"sparse\":false}", "disks[0].sparse: not supported by chv yet" },
-                { "{\"path\":\"/a\",\"lock_granularity\":\"Full\"}", "disks[0].lock_granularity: not supported by chv yet" },
+                { "{\"path\":\"/a\",\"lock_granularity\":\"byte-range\"}",
+                  "disks[0].lock_granularity: \"byte-range\" is not one of ByteRange, Full" },
+                { "{\"path\":\"/a\",\"lock_granularity\":false}", "disks[0].lock_granularity: expected a string, got a boolean" },
                 { "{\"path\":\"/a\",\"disable_io_uring\":true}", "disks[0].disable_io_uring: not supported by chv yet" },
                 { "{\"path\":\"/a\",\"disable_aio\":true}", "disks[0].disable_aio: not supported by chv yet" },
                 { "\"/a\"", "disks[0]: expected an object, got a string" },
@@ -873,7 +875,7 @@ Test(vm_config, net_everything_given)
 
         decode_ok("{" CPUS2 "\"net\":[{\"tap\":\"chvtap0\",\"ip\":\"192.168.249.1\",\"mask\":\"255.255.255.0\","
                   "\"mac\":\"52:54:00:AB:cd:01\",\"host_mac\":\"fe:54:00:00:00:01\",\"mtu\":9000,"
-                  "\"num_queues\":4,\"queue_size\":1024,\"offload_tso\":false,\"offload_ufo\":false,"
+                  "\"num_queues\":2,\"queue_size\":1024,\"offload_tso\":false,\"offload_ufo\":false,"
                   "\"offload_csum\":false,\"id\":\"eth0\",\"pci_segment\":0,\"pci_device_id\":4,\"iommu\":false,"
                   "\"vhost_user\":false,\"vhost_socket\":null,\"vhost_mode\":\"Client\",\"fds\":null,"
                   "\"rate_limiter_config\":null}]," KERNEL "}",
@@ -888,7 +890,7 @@ Test(vm_config, net_everything_given)
         cr_assert(eq(int, n->host_mac_set, true));
         cr_assert(eq(int, memcmp(n->host_mac, (uint8_t[]) { 0xfe, 0x54, 0, 0, 0, 1 }, 6), 0));
         cr_assert(eq(u16, n->mtu, 9000));
-        cr_assert(eq(u32, n->num_queues, 4));
+        cr_assert(eq(u32, n->num_queues, 2));
         cr_assert(eq(u32, n->queue_size, 1024));
         cr_assert(eq(int, n->offload_tso, false));
         cr_assert(eq(int, n->offload_ufo, false));
@@ -902,10 +904,9 @@ Test(vm_config, net_fds)
 {
         VmConfig c;
 
-        decode_ok("{" CPUS2 "\"net\":[{\"fds\":[5,3],\"num_queues\":4,\"mtu\":1280},{\"fds\":[4]}]," KERNEL "}", &c);
-        cr_assert(eq(sz, c.net[0].n_fds, 2));
+        decode_ok("{" CPUS2 "\"net\":[{\"fds\":[5],\"num_queues\":2,\"mtu\":1280},{\"fds\":[4]}]," KERNEL "}", &c);
+        cr_assert(eq(sz, c.net[0].n_fds, 1));
         cr_assert(eq(int, c.net[0].fds[0], 5));
-        cr_assert(eq(int, c.net[0].fds[1], 3));
         cr_assert(eq(u16, c.net[0].mtu, 1280));
         cr_assert(eq(sz, c.net[1].n_fds, 1));
         cr_assert(eq(int, c.net[1].fds[0], 4));
@@ -956,6 +957,9 @@ Test(vm_config, net_errors)
                 { "{\"num_queues\":1}", "net[0].num_queues: 1 is fewer than 2 (one receive and one transmit queue)" },
                 { "{\"num_queues\":3}", "net[0].num_queues: 3 is odd: queues come in receive/transmit pairs" },
                 { "{\"num_queues\":6}", "net[0].num_queues: 3 queue pairs are more than boot_vcpus (2)" },
+                { "{\"num_queues\":4}", "net[0].num_queues: 4 queues (2 pairs) are not supported by chv yet (1 pair)" },
+                { "{\"fds\":[3,4],\"num_queues\":4}",
+                  "net[0].num_queues: 4 queues (2 pairs) are not supported by chv yet (1 pair)" },
                 { "{\"queue_size\":0}", "net[0].queue_size: 0 is out of range (1..32768)" },
                 { "{\"queue_size\":384}", "net[0].queue_size: 384 is not a power of two" },
                 { "{\"queue_size\":65536}", "net[0].queue_size: 65536 is out of range (1..32768)" },
@@ -1002,8 +1006,8 @@ Test(vm_config, net_errors)
 
         decode_fails_between("{" CPUS2 "\"net\":[", table, ELEMENTSOF(table), "]," KERNEL "}");
         decode_fails("{\"net\":\"tap0\"," KERNEL "}", "net: expected an array, got a string");
-        decode_fails("{" CPUS2 "\"net\":[{\"fds\":[3,4],\"num_queues\":4},{\"fds\":[5,4],\"num_queues\":4}]," KERNEL "}",
-                     "net[1].fds[1]: 4 is already a tap of net[0]");
+        decode_fails("{\"net\":[{\"fds\":[4]},{\"fds\":[5]},{\"fds\":[4]}]," KERNEL "}",
+                     "net[2].fds[0]: 4 is already a tap of net[0]");
 }
 
 Test(vm_config, rng)
