@@ -738,9 +738,9 @@ static int decode_net(Decoder *d, const cJSON *j, const VmConfig *vm, void *targ
                                               c->num_queues, c->n_fds, c->n_fds * 2);
                 if (c->tap)
                         return decode_fail_at(d, "fds", "a tap is given both by name and by fds");
-                if (c->ip_set || c->host_mac_set)
-                        return decode_fail_at(d, c->ip_set ? "ip" : "host_mac",
-                                              "cannot be set on taps passed in by fds");
+                /* As on a tap that exists already: its addresses are for its owner to set. */
+                if (c->ip_set)
+                        return decode_fail_at(d, "ip", "cannot be set on taps passed in by fds");
         }
         if (c->num_queues / 2 > CHV_NET_MAX_QUEUE_PAIRS)
                 return decode_fail_at(d, "num_queues", "%" PRIu32 " queues (%" PRIu32 " pairs) are not supported by chv yet (%u pair)",

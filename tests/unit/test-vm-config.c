@@ -904,7 +904,10 @@ Test(vm_config, net_fds)
 {
         VmConfig c;
 
-        decode_ok("{" CPUS2 "\"net\":[{\"fds\":[5],\"num_queues\":2,\"mtu\":1280},{\"fds\":[4]}]," KERNEL "}", &c);
+        decode_ok("{" CPUS2 "\"net\":[{\"fds\":[5],\"num_queues\":2,\"mtu\":1280,\"host_mac\":\"fe:00:00:00:00:02\"},"
+                  "{\"fds\":[4]}]," KERNEL "}",
+                  &c);
+        cr_assert(eq(int, c.net[0].host_mac_set, true));
         cr_assert(eq(sz, c.net[0].n_fds, 1));
         cr_assert(eq(int, c.net[0].fds[0], 5));
         cr_assert(eq(u16, c.net[0].mtu, 1280));
@@ -978,8 +981,6 @@ Test(vm_config, net_errors)
                 { "{\"fds\":[3],\"tap\":\"tap0\"}", "net[0].fds: a tap is given both by name and by fds" },
                 { "{\"fds\":[3],\"ip\":\"10.0.0.1\",\"mask\":\"255.0.0.0\"}",
                   "net[0].ip: cannot be set on taps passed in by fds" },
-                { "{\"fds\":[3],\"host_mac\":\"fe:00:00:00:00:01\"}",
-                  "net[0].host_mac: cannot be set on taps passed in by fds" },
                 { "{\"offload_csum\":false}",
                   "net[0].offload_csum: off, but offload_tso and offload_ufo depend on it" },
                 { "{\"offload_csum\":false,\"offload_tso\":false}",
