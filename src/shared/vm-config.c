@@ -131,7 +131,7 @@ static void decoder_push(Decoder *d, const char *name)
 }
 
 /* Fails with the reason at the member name of the element parent[index] (parent NULL: here). */
-static int decode_failv_at(Decoder *d, const char *parent, int index, const char *name, const char *fmt,
+_printf_(5, 0) static int decode_failv_at(Decoder *d, const char *parent, int index, const char *name, const char *fmt,
                            va_list ap)
 {
         unsigned depth = d->depth;
