@@ -70,7 +70,8 @@ static const CliKey rate_limiter_keys[] = {
 };
 
 static const CliWord image_types[] = {
-        { "raw", "Raw" }, { "qcow2", "Qcow2" }, { "vhd", "FixedVhd" }, { "vhdx", "Vhdx" }, { "vmdk", "FlatVmdk" }, {},
+        { "raw", "Raw" },   { "qcow2", "Qcow2" },   { "vhd", "FixedVhd" },
+        { "vhdx", "Vhdx" }, { "vmdk", "FlatVmdk" }, {},
 };
 
 static const CliWord lock_granularities[] = { { "byte-range", "ByteRange" }, { "full", "Full" }, {} };
@@ -239,10 +240,11 @@ static int cli_value_to_json(const char *option, const CliKey *k, const char *v,
                                 return *ret ? 0 : -ENOMEM;
                         }
                         if (o < sizeof words)
-                                o += (size_t) snprintf(words + o, sizeof words - o, "%s%s", o ? ", " : "", w->word);
+                                o += (size_t) snprintf(words + o, sizeof words - o, "%s%s", o ? ", " : "",
+                                                       w->word);
                 }
-                return errbuf_fail(-EINVAL, err, errlen, "--%s: %s=\"%s\" is not one of %s", option, k->key, v,
-                                   words);
+                return errbuf_fail(-EINVAL, err, errlen, "--%s: %s=\"%s\" is not one of %s", option, k->key,
+                                   v, words);
         }
         }
         if (reason)
@@ -250,14 +252,16 @@ static int cli_value_to_json(const char *option, const CliKey *k, const char *v,
         return *ret ? 0 : -ENOMEM;
 }
 
-static int parse_option_list(const char *option, const char *value, OptionList *ret, char *err, size_t errlen)
+static int parse_option_list(const char *option, const char *value, OptionList *ret, char *err,
+                             size_t errlen)
 {
         int r = option_list_parse(value, ret);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return errbuf_fail(-EINVAL, err, errlen, "--%s: cannot parse \"%s\": unbalanced brackets or quotes",
-                                   option, value);
+                return errbuf_fail(-EINVAL, err, errlen,
+                                   "--%s: cannot parse \"%s\": unbalanced brackets or quotes", option,
+                                   value);
         return 0;
 }
 
@@ -272,11 +276,12 @@ static int pairs_to_json(const char *option, const char *value, const OptionList
 
         for (size_t i = start; i < l->n; i++) {
                 if (!l->pairs[i].value)
-                        return errbuf_fail(-EINVAL, err, errlen, "--%s: \"%s\" in \"%s\" is not of the form key=value",
-                                           option, l->pairs[i].key, value);
-                if (!cli_key_find(tables, l->pairs[i].key))
-                        return errbuf_fail(-EINVAL, err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option,
+                        return errbuf_fail(-EINVAL, err, errlen,
+                                           "--%s: \"%s\" in \"%s\" is not of the form key=value", option,
                                            l->pairs[i].key, value);
+                if (!cli_key_find(tables, l->pairs[i].key))
+                        return errbuf_fail(-EINVAL, err, errlen, "--%s: unknown key \"%s\" in \"%s\"",
+                                           option, l->pairs[i].key, value);
         }
         for (size_t i = start; i < l->n; i++) {
                 const CliKey *k = cli_key_find(tables, l->pairs[i].key);
@@ -367,7 +372,8 @@ int cli_rng_to_json(const char *value, cJSON *root, char *err, size_t errlen)
 
 int cli_console_to_json(const char *option, const char *value, cJSON *root, char *err, size_t errlen)
 {
-        static const CliWord modes[] = { { "off", "Off" }, { "null", "Null" }, { "tty", "Tty" }, { "pty", "Pty" } };
+        static const CliWord modes[] = { { "off", "Off" }, { "null", "Null" }, { "tty", "Tty" },
+                                         { "pty", "Pty" } };
         _cleanup_(option_list_done) OptionList l = {};
         const char *mode = NULL;
         const OptionPair *p;
@@ -378,8 +384,8 @@ int cli_console_to_json(const char *option, const char *value, cJSON *root, char
         if (r < 0)
                 return r;
         if (l.n == 0)
-                return errbuf_fail(-EINVAL, err, errlen, "--%s: needs one of off, null, tty, pty, file=PATH, socket=PATH",
-                                   option);
+                return errbuf_fail(-EINVAL, err, errlen,
+                                   "--%s: needs one of off, null, tty, pty, file=PATH, socket=PATH", option);
 
         /* A later value replaces the earlier one entirely. */
         cJSON_DeleteItemFromObjectCaseSensitive(root, option);
@@ -394,9 +400,10 @@ int cli_console_to_json(const char *option, const char *value, cJSON *root, char
                         if (streq(modes[i].word, p->key))
                                 mode = modes[i].json;
                 if (!mode)
-                        return errbuf_fail(-EINVAL, err, errlen,
-                                           "--%s: \"%s\" is not one of off, null, tty, pty, file=PATH, socket=PATH",
-                                           option, p->key);
+                        return errbuf_fail(
+                                -EINVAL, err, errlen,
+                                "--%s: \"%s\" is not one of off, null, tty, pty, file=PATH, socket=PATH",
+                                option, p->key);
                 r = set_member(c, "mode", cJSON_CreateString(mode));
         } else if (streq(p->key, "file") || streq(p->key, "socket")) {
                 if (p->value[0] == 0)
@@ -405,12 +412,13 @@ int cli_console_to_json(const char *option, const char *value, cJSON *root, char
                 if (r >= 0)
                         r = set_member(c, p->key, cJSON_CreateString(p->value));
         } else
-                return errbuf_fail(-EINVAL, err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option, p->key, value);
+                return errbuf_fail(-EINVAL, err, errlen, "--%s: unknown key \"%s\" in \"%s\"", option,
+                                   p->key, value);
         if (r < 0)
                 return r;
 
-        return pairs_to_json(option, value, &l, 1, streq(option, "console") ? console_tables : serial_tables, c, err,
-                             errlen);
+        return pairs_to_json(option, value, &l, 1, streq(option, "console") ? console_tables : serial_tables,
+                             c, err, errlen);
 }
 
 int cli_payload_to_json(const char *option, const char *value, cJSON *root, char *err, size_t errlen)

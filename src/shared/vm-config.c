@@ -131,8 +131,8 @@ static void decoder_push(Decoder *d, const char *name)
 }
 
 /* Fails with the reason at the member name of the element parent[index] (parent NULL: here). */
-_printf_(5, 0) static int decode_failv_at(Decoder *d, const char *parent, int index, const char *name, const char *fmt,
-                           va_list ap)
+_printf_(5, 0) static int decode_failv_at(Decoder *d, const char *parent, int index, const char *name,
+                                          const char *fmt, va_list ap)
 {
         unsigned depth = d->depth;
         char reason[256];
@@ -248,8 +248,8 @@ static int decode_u64(Decoder *d, const cJSON *obj, const char *name, uint64_t m
                 goto out;
         }
         if ((uint64_t) v < min || (uint64_t) v > max) {
-                r = decode_fail(d, "%" PRIu64 " is out of range (%" PRIu64 "..%" PRIu64 ")", (uint64_t) v, min,
-                                max);
+                r = decode_fail(d, "%" PRIu64 " is out of range (%" PRIu64 "..%" PRIu64 ")", (uint64_t) v,
+                                min, max);
                 goto out;
         }
         *ret = (uint64_t) v;
@@ -398,7 +398,8 @@ static int decode_payload(Decoder *d, const cJSON *j, void *userdata)
                 return r;
         /* The boot protocols give the command line one 4 KiB page, NUL included. */
         if (c->cmdline && strlen(c->cmdline) >= 4096)
-                return decode_fail_at(d, "cmdline", "%zu bytes is longer than the 4095 the boot protocol allows",
+                return decode_fail_at(d, "cmdline",
+                                      "%zu bytes is longer than the 4095 the boot protocol allows",
                                       strlen(c->cmdline));
         return 0;
 }
@@ -413,8 +414,8 @@ static int decode_pci_placement(Decoder *d, const cJSON *j, int32_t *pci_device_
         if (r < 0)
                 return r;
         if (v != 0)
-                return decode_fail_at(d, "pci_segment", "segment %" PRIu32 " is not supported by chv yet (only 0)",
-                                      v);
+                return decode_fail_at(d, "pci_segment",
+                                      "segment %" PRIu32 " is not supported by chv yet (only 0)", v);
         if (!json_present(j, "pci_device_id"))
                 return 0;
         r = decode_u32(d, j, "pci_device_id", 1, CHV_PCI_MAX_DEVICE_ID, &v);
@@ -534,7 +535,8 @@ static int decode_word(Decoder *d, const cJSON *j, const char *name, const char 
  */
 static int decode_disk_format(Decoder *d, const cJSON *j)
 {
-        static const char *const image_types[] = { "Raw", "Unknown", "Qcow2", "FixedVhd", "Vhdx", "FlatVmdk", NULL };
+        static const char *const image_types[] = { "Raw",  "Unknown",  "Qcow2", "FixedVhd",
+                                                   "Vhdx", "FlatVmdk", NULL };
         static const char *const lock_granularities[] = { "ByteRange", "Full", NULL };
         int i, r;
 
@@ -542,7 +544,8 @@ static int decode_disk_format(Decoder *d, const cJSON *j)
         if (r < 0)
                 return r;
         if (i >= 2)
-                return decode_fail_at(d, "image_type", "%s is not supported by chv yet (only Raw)", image_types[i]);
+                return decode_fail_at(d, "image_type", "%s is not supported by chv yet (only Raw)",
+                                      image_types[i]);
         return decode_word(d, j, "lock_granularity", lock_granularities, &i);
 }
 
@@ -608,7 +611,8 @@ static int decode_mac(Decoder *d, const cJSON *j, const char *name, uint8_t ret[
         if (parse_ether_addr(s, a) < 0)
                 return decode_fail_at(d, name, "\"%s\" is not a MAC address (e.g. 52:54:00:12:34:56)", s);
         if (a[0] & 1)
-                return decode_fail_at(d, name, "%s is a multicast address, not one an interface can have", s);
+                return decode_fail_at(d, name, "%s is a multicast address, not one an interface can have",
+                                      s);
         if (!(a[0] | a[1] | a[2] | a[3] | a[4] | a[5]))
                 return decode_fail_at(d, name, "%s is not an interface's address", s);
         memcpy(ret, a, sizeof a);
@@ -695,10 +699,10 @@ static int decode_net(Decoder *d, const cJSON *j, const VmConfig *vm, void *targ
             (r = decode_ipv4(d, j, "mask", &c->mask, &mask_set)) < 0 ||
             (r = decode_mac(d, j, "mac", c->mac, &c->mac_set)) < 0 ||
             (r = decode_mac(d, j, "host_mac", c->host_mac, &c->host_mac_set)) < 0 ||
-            (json_present(j, "mtu") && (r = decode_u32(d, j, "mtu", CHV_NET_MIN_MTU, UINT16_MAX, &mtu)) < 0) ||
+            (json_present(j, "mtu") &&
+             (r = decode_u32(d, j, "mtu", CHV_NET_MIN_MTU, UINT16_MAX, &mtu)) < 0) ||
             (r = decode_u32(d, j, "num_queues", 0, UINT32_MAX, &c->num_queues)) < 0 ||
-            (r = decode_queue_size(d, j, 1, &c->queue_size)) < 0 ||
-            (r = decode_fds(d, j, c)) < 0 ||
+            (r = decode_queue_size(d, j, 1, &c->queue_size)) < 0 || (r = decode_fds(d, j, c)) < 0 ||
             (r = decode_bool(d, j, "offload_tso", &c->offload_tso)) < 0 ||
             (r = decode_bool(d, j, "offload_ufo", &c->offload_ufo)) < 0 ||
             (r = decode_bool(d, j, "offload_csum", &c->offload_csum)) < 0 ||
@@ -708,8 +712,9 @@ static int decode_net(Decoder *d, const cJSON *j, const VmConfig *vm, void *targ
         c->mtu = (uint16_t) mtu;
 
         if (c->tap && !ifname_is_valid(c->tap))
-                return decode_fail_at(d, "tap", "\"%s\" is not an interface name (at most 15 bytes, no '/', ':' or spaces)",
-                                      c->tap);
+                return decode_fail_at(
+                        d, "tap",
+                        "\"%s\" is not an interface name (at most 15 bytes, no '/', ':' or spaces)", c->tap);
         if (ip_set && !mask_set)
                 return decode_fail_at(d, "ip", "given without a mask");
         if (mask_set && !ip_set)
@@ -724,17 +729,21 @@ static int decode_net(Decoder *d, const cJSON *j, const VmConfig *vm, void *targ
         }
 
         if (c->num_queues < 2)
-                return decode_fail_at(d, "num_queues", "%" PRIu32 " is fewer than 2 (one receive and one transmit queue)",
+                return decode_fail_at(d, "num_queues",
+                                      "%" PRIu32 " is fewer than 2 (one receive and one transmit queue)",
                                       c->num_queues);
         if (c->num_queues % 2)
-                return decode_fail_at(d, "num_queues", "%" PRIu32 " is odd: queues come in receive/transmit pairs",
+                return decode_fail_at(d, "num_queues",
+                                      "%" PRIu32 " is odd: queues come in receive/transmit pairs",
                                       c->num_queues);
         if (c->num_queues / 2 > vm->cpus.boot_vcpus)
-                return decode_fail_at(d, "num_queues", "%" PRIu32 " queue pairs are more than boot_vcpus (%" PRIu32 ")",
+                return decode_fail_at(d, "num_queues",
+                                      "%" PRIu32 " queue pairs are more than boot_vcpus (%" PRIu32 ")",
                                       c->num_queues / 2, vm->cpus.boot_vcpus);
         if (c->n_fds > 0) {
                 if (c->n_fds * 2 != c->num_queues)
-                        return decode_fail_at(d, "num_queues", "%" PRIu32 ", but the %zu fds given serve %zu queues (one fd per pair)",
+                        return decode_fail_at(d, "num_queues",
+                                              "%" PRIu32 ", but %zu fds serve %zu queues (one per pair)",
                                               c->num_queues, c->n_fds, c->n_fds * 2);
                 if (c->tap)
                         return decode_fail_at(d, "fds", "a tap is given both by name and by fds");
@@ -743,10 +752,12 @@ static int decode_net(Decoder *d, const cJSON *j, const VmConfig *vm, void *targ
                         return decode_fail_at(d, "ip", "cannot be set on taps passed in by fds");
         }
         if (c->num_queues / 2 > CHV_NET_MAX_QUEUE_PAIRS)
-                return decode_fail_at(d, "num_queues", "%" PRIu32 " queues (%" PRIu32 " pairs) are not supported by chv yet (%u pair)",
-                                      c->num_queues, c->num_queues / 2, CHV_NET_MAX_QUEUE_PAIRS);
+                return decode_fail_at(d, "num_queues",
+                                      "%" PRIu32 ": more than %u queue pair is not supported by chv yet",
+                                      c->num_queues, CHV_NET_MAX_QUEUE_PAIRS);
         if (!c->offload_csum && (c->offload_tso || c->offload_ufo))
-                return decode_fail_at(d, "offload_csum", "off, but offload_tso and offload_ufo depend on it");
+                return decode_fail_at(d, "offload_csum",
+                                      "off, but offload_tso and offload_ufo depend on it");
 
         if (!c->mac_set) {
                 /* As Cloud Hypervisor does: a locally administered unicast prefix, the rest random. */
@@ -810,8 +821,8 @@ static const char *device_ref_name(const DeviceRef *r, char *buf, size_t len)
         return buf;
 }
 
-_printf_(4, 5) static int device_ref_fail(Decoder *d, const DeviceRef *ref, const char *field, const char *fmt,
-                                          ...)
+_printf_(4, 5) static int device_ref_fail(Decoder *d, const DeviceRef *ref, const char *field,
+                                          const char *fmt, ...)
 {
         va_list ap;
         int r;
@@ -840,7 +851,8 @@ static int assign_device_ids(Decoder *d, VmConfig *c)
                 return -ENOMEM;
         /* Cloud Hypervisor's order of creation: disks, network devices, rng, console. */
         for (size_t i = 0; i < c->n_disks; i++)
-                refs[n++] = (DeviceRef) { "disks", (int) i, &c->disks[i].id, c->disks[i].pci_device_id, "_disk" };
+                refs[n++] = (DeviceRef) { "disks", (int) i, &c->disks[i].id, c->disks[i].pci_device_id,
+                                          "_disk" };
         for (size_t i = 0; i < c->n_net; i++)
                 refs[n++] = (DeviceRef) { "net", (int) i, &c->net[i].id, c->net[i].pci_device_id, "_net" };
         refs[n++] = (DeviceRef) { "rng", -1, &c->rng.id, c->rng.pci_device_id, NULL, "__rng" };
@@ -853,15 +865,17 @@ static int assign_device_ids(Decoder *d, VmConfig *c)
                 char other[32];
 
                 if (id && startswith(id, "__") && !streq_ptr(id, refs[i].own_id))
-                        return device_ref_fail(d, &refs[i], "id",
-                                               "\"%s\": ids beginning with \"__\" are reserved for chv's own devices", id);
+                        return device_ref_fail(
+                                d, &refs[i], "id",
+                                "\"%s\": ids beginning with \"__\" are reserved for chv's own devices", id);
                 for (size_t k = 0; id && k < i; k++)
                         if (streq_ptr(*refs[k].id, id))
-                                return device_ref_fail(d, &refs[i], "id", "\"%s\" is already the id of %s", id,
-                                                       device_ref_name(&refs[k], other, sizeof other));
+                                return device_ref_fail(d, &refs[i], "id", "\"%s\" is already the id of %s",
+                                                       id, device_ref_name(&refs[k], other, sizeof other));
                 for (size_t k = 0; refs[i].pci_device_id >= 0 && k < i; k++)
                         if (refs[k].pci_device_id == refs[i].pci_device_id)
-                                return device_ref_fail(d, &refs[i], "pci_device_id", "slot %" PRIi32 " is already taken by %s",
+                                return device_ref_fail(d, &refs[i], "pci_device_id",
+                                                       "slot %" PRIi32 " is already taken by %s",
                                                        refs[i].pci_device_id,
                                                        device_ref_name(&refs[k], other, sizeof other));
         }
@@ -904,7 +918,8 @@ static int check_net_fds(Decoder *d, const VmConfig *c)
                                                 continue;
                                         decoder_push_index(d, "net", (int) i);
                                         decoder_push_index(d, "fds", (int) f);
-                                        r = decode_fail(d, "%d is already a tap of net[%zu]", c->net[i].fds[f], k);
+                                        r = decode_fail(d, "%d is already a tap of net[%zu]",
+                                                        c->net[i].fds[f], k);
                                         decoder_pop(d);
                                         decoder_pop(d);
                                         return r;

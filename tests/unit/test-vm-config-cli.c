@@ -336,12 +336,12 @@ Test(cli, console_pci_keys)
 {
         char err[256] = "";
         VmConfig c;
+        int r;
 
         cr_assert(eq(int, cli_payload_to_json("kernel", "/k", root, err, sizeof err), 0));
-        cr_assert(eq(int, cli_console_to_json("console", "pty,id=hvc0,pci_segment=0,pci_device_id=0x1f", root, err,
-                                              sizeof err),
-                     0),
-                  "%s", err);
+        r = cli_console_to_json("console", "pty,id=hvc0,pci_segment=0,pci_device_id=0x1f", root, err,
+                                sizeof err);
+        cr_assert(eq(int, r, 0), "%s", err);
         cr_assert(eq(str, (char *) string("console", "mode"), "Pty"));
         cr_assert(eq(str, (char *) string("console", "id"), "hvc0"));
         cr_assert(eq(dbl, number("console", "pci_device_id"), 31));
@@ -372,13 +372,13 @@ Test(cli, disk_each_option_adds_one)
 {
         char err[256] = "";
         const cJSON *j;
+        int r;
 
         cr_assert(eq(int, cli_disk_to_json("path=/a.img,readonly=on", root, err, sizeof err), 0), "%s", err);
-        cr_assert(eq(int, cli_disk_to_json("path=\"/b,c.img\",direct=on,num_queues=2,queue_size=256,serial=SN1,"
-                                           "id=data,pci_segment=0,pci_device_id=5,image_type=raw",
-                                           root, err, sizeof err),
-                     0),
-                  "%s", err);
+        r = cli_disk_to_json("path=\"/b,c.img\",direct=on,num_queues=2,queue_size=256,serial=SN1,"
+                             "id=data,pci_segment=0,pci_device_id=5,image_type=raw",
+                             root, err, sizeof err);
+        cr_assert(eq(int, r, 0), "%s", err);
         cr_assert(eq(int, cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "disks")), 2));
         cr_assert(eq(str, cJSON_GetStringValue(element("disks", 0, "path")), "/a.img"));
         cr_assert(cJSON_IsTrue(element("disks", 0, "readonly")));
@@ -403,14 +403,12 @@ Test(cli, disk_each_option_adds_one)
 
 Test(cli, disk_names_of_cloud_hypervisor)
 {
+        static const char value[] = "path=/a,socket=/run/vu,vhost_user=on,iommu=off,_disable_io_uring=on,"
+                                    "_disable_aio=off,image_type=QCOW2,lock_granularity=byte-range,"
+                                    "sparse=off,backing_files=on,rate_limit_group=g,queue_affinity=[0@[1]]";
         char err[256] = "";
 
-        cr_assert(eq(int, cli_disk_to_json("path=/a,socket=/run/vu,vhost_user=on,iommu=off,_disable_io_uring=on,"
-                                           "_disable_aio=off,image_type=QCOW2,lock_granularity=byte-range,"
-                                           "sparse=off,backing_files=on,rate_limit_group=g,queue_affinity=[0@[1]]",
-                                           root, err, sizeof err),
-                     0),
-                  "%s", err);
+        cr_assert(eq(int, cli_disk_to_json(value, root, err, sizeof err), 0), "%s", err);
         cr_assert(eq(str, cJSON_GetStringValue(element("disks", 0, "vhost_socket")), "/run/vu"));
         cr_assert(zero(ptr, (void *) element("disks", 0, "socket")));
         cr_assert(cJSON_IsTrue(element("disks", 0, "vhost_user")));
@@ -427,14 +425,12 @@ Test(cli, disk_names_of_cloud_hypervisor)
 
 Test(cli, disk_rate_limiter_keys)
 {
+        static const char value[] = "path=/a,bw_size=1000,bw_one_time_burst=5,bw_refill_time=100,"
+                                    "ops_size=10,ops_one_time_burst=2,ops_refill_time=50";
         char err[256] = "";
         const cJSON *rl, *bw, *ops;
 
-        cr_assert(eq(int, cli_disk_to_json("path=/a,bw_size=1000,bw_one_time_burst=5,bw_refill_time=100,ops_size=10,"
-                                           "ops_one_time_burst=2,ops_refill_time=50",
-                                           root, err, sizeof err),
-                     0),
-                  "%s", err);
+        cr_assert(eq(int, cli_disk_to_json(value, root, err, sizeof err), 0), "%s", err);
         rl = element("disks", 0, "rate_limiter_config");
         bw = cJSON_GetObjectItemCaseSensitive(rl, "bandwidth");
         ops = cJSON_GetObjectItemCaseSensitive(rl, "ops");
@@ -477,15 +473,15 @@ Test(cli, disk_errors)
 
 Test(cli, net_keys)
 {
+        static const char value[] = "tap=tap0,mac=52:54:00:12:34:56,ip=192.168.249.1,mask=255.255.255.0,"
+                                    "host_mac=fe:00:00:00:00:01,mtu=1500,num_queues=2,queue_size=512,"
+                                    "offload_tso=off,offload_ufo=off,offload_csum=on,id=eth0,"
+                                    "pci_device_id=3";
         char err[256] = "";
         const cJSON *fds;
+        int r;
 
-        cr_assert(eq(int, cli_net_to_json("tap=tap0,mac=52:54:00:12:34:56,ip=192.168.249.1,mask=255.255.255.0,"
-                                          "host_mac=fe:00:00:00:00:01,mtu=1500,num_queues=2,queue_size=512,"
-                                          "offload_tso=off,offload_ufo=off,offload_csum=on,id=eth0,pci_device_id=3",
-                                          root, err, sizeof err),
-                     0),
-                  "%s", err);
+        cr_assert(eq(int, cli_net_to_json(value, root, err, sizeof err), 0), "%s", err);
         cr_assert(eq(str, cJSON_GetStringValue(element("net", 0, "tap")), "tap0"));
         cr_assert(eq(str, cJSON_GetStringValue(element("net", 0, "mac")), "52:54:00:12:34:56"));
         cr_assert(eq(str, cJSON_GetStringValue(element("net", 0, "ip")), "192.168.249.1"));
@@ -499,8 +495,8 @@ Test(cli, net_keys)
         cr_assert(cJSON_IsTrue(element("net", 0, "offload_csum")));
         cr_assert(eq(str, cJSON_GetStringValue(element("net", 0, "id")), "eth0"));
 
-        cr_assert(eq(int, cli_net_to_json("fd=[3-5,9],num_queues=8,vhost_mode=Server", root, err, sizeof err), 0),
-                  "%s", err);
+        r = cli_net_to_json("fd=[3-5,9],num_queues=8,vhost_mode=Server", root, err, sizeof err);
+        cr_assert(eq(int, r, 0), "%s", err);
         fds = element("net", 1, "fds");
         cr_assert(eq(int, cJSON_GetArraySize(fds), 4));
         cr_assert(eq(dbl, cJSON_GetNumberValue(cJSON_GetArrayItem(fds, 0)), 3));
@@ -523,7 +519,8 @@ Test(cli, net_errors)
                      "--net: fd=\"[3,x]\" is not a list of numbers (e.g. [3,4])");
         assert_error(cli_net_to_json("fd=[-1]", root, err, sizeof err), err,
                      "--net: fd=\"[-1]\" is not a list of numbers (e.g. [3,4])");
-        assert_error(cli_net_to_json("mtu=big", root, err, sizeof err), err, "--net: mtu=\"big\" is not a number");
+        assert_error(cli_net_to_json("mtu=big", root, err, sizeof err), err,
+                     "--net: mtu=\"big\" is not a number");
         assert_error(cli_net_to_json("offload_csum=maybe", root, err, sizeof err), err,
                      "--net: offload_csum=\"maybe\" is not on or off");
         assert_error(cli_net_to_json("vhost_mode=both", root, err, sizeof err), err,
@@ -541,7 +538,8 @@ Test(cli, rng_merges)
         char err[256] = "";
 
         cr_assert(eq(int, cli_rng_to_json("src=/dev/hwrng", root, err, sizeof err), 0), "%s", err);
-        cr_assert(eq(int, cli_rng_to_json("pci_device_id=6,iommu=off", root, err, sizeof err), 0), "%s", err);
+        cr_assert(eq(int, cli_rng_to_json("pci_device_id=6,iommu=off", root, err, sizeof err), 0), "%s",
+                  err);
         cr_assert(eq(str, (char *) string("rng", "src"), "/dev/hwrng"));
         cr_assert(eq(dbl, number("rng", "pci_device_id"), 6));
         cr_assert(eq(int, boolean("rng", "iommu"), false));
@@ -561,13 +559,14 @@ Test(cli, devices_end_to_end)
 {
         char err[256] = "";
         VmConfig c;
+        int r;
 
         cr_assert(eq(int, cli_cpus_to_json("boot=2", root, err, sizeof err), 0));
         cr_assert(eq(int, cli_disk_to_json("path=/a.img,readonly=on", root, err, sizeof err), 0));
         cr_assert(eq(int, cli_disk_to_json("path=/b.img,num_queues=2,id=data", root, err, sizeof err), 0));
-        cr_assert(eq(int, cli_net_to_json("tap=tap0,mac=52:54:00:12:34:56,ip=10.0.0.1,mask=255.255.255.0", root,
-                                          err, sizeof err),
-                     0));
+        r = cli_net_to_json("tap=tap0,mac=52:54:00:12:34:56,ip=10.0.0.1,mask=255.255.255.0", root, err,
+                            sizeof err);
+        cr_assert(eq(int, r, 0), "%s", err);
         cr_assert(eq(int, cli_net_to_json("fd=[3],num_queues=2", root, err, sizeof err), 0));
         cr_assert(eq(int, cli_rng_to_json("src=/dev/hwrng", root, err, sizeof err), 0));
         cr_assert(eq(int, decode_root(&c, err, sizeof err), 0), "%s", err);
@@ -597,9 +596,12 @@ Test(cli, devices_checked_by_the_decoder)
                 const char *error;
         } table[] = {
                 { cli_disk_to_json, "readonly=on", "disks[0].path: a disk needs a path" },
-                { cli_disk_to_json, "path=/a,queue_size=100", "disks[0].queue_size: 100 is not a power of two" },
-                { cli_disk_to_json, "path=/a,num_queues=0", "disks[0].num_queues: 0 is out of range (1..64)" },
-                { cli_disk_to_json, "path=/a,vhost_user=on", "disks[0].vhost_user: not supported by chv yet" },
+                { cli_disk_to_json, "path=/a,queue_size=100",
+                  "disks[0].queue_size: 100 is not a power of two" },
+                { cli_disk_to_json, "path=/a,num_queues=0",
+                  "disks[0].num_queues: 0 is out of range (1..64)" },
+                { cli_disk_to_json, "path=/a,vhost_user=on",
+                  "disks[0].vhost_user: not supported by chv yet" },
                 { cli_disk_to_json, "path=/a,bw_size=1000,bw_refill_time=10",
                   "disks[0].rate_limiter_config: not supported by chv yet" },
                 { cli_disk_to_json, "path=/a,image_type=qcow2",
@@ -610,10 +612,14 @@ Test(cli, devices_checked_by_the_decoder)
                 { cli_net_to_json, "mac=01:02:03:04:05:06",
                   "net[0].mac: 01:02:03:04:05:06 is a multicast address, not one an interface can have" },
                 { cli_net_to_json, "ip=10.0.0.1", "net[0].ip: given without a mask" },
-                { cli_net_to_json, "num_queues=3", "net[0].num_queues: 3 is odd: queues come in receive/transmit pairs" },
-                { cli_net_to_json, "num_queues=4", "net[0].num_queues: 2 queue pairs are more than boot_vcpus (1)" },
-                { cli_net_to_json, "fd=[3,4]", "net[0].num_queues: 2, but the 2 fds given serve 4 queues (one fd per pair)" },
-                { cli_net_to_json, "fd=2", "net[0].fds[0]: 2 is standard input, output or error, not a tap" },
+                { cli_net_to_json, "num_queues=3",
+                  "net[0].num_queues: 3 is odd: queues come in receive/transmit pairs" },
+                { cli_net_to_json, "num_queues=4",
+                  "net[0].num_queues: 2 queue pairs are more than boot_vcpus (1)" },
+                { cli_net_to_json, "fd=[3,4]",
+                  "net[0].num_queues: 2, but 2 fds serve 4 queues (one per pair)" },
+                { cli_net_to_json, "fd=2",
+                  "net[0].fds[0]: 2 is standard input, output or error, not a tap" },
                 { cli_rng_to_json, "src=", "rng.src: must not be empty" },
         };
 

@@ -360,7 +360,8 @@ Test(vm_config, unsupported_fields)
         decode_fails("{\"balloon\":{\"size\":1048576}," KERNEL "}", "balloon: not supported by chv yet");
         decode_fails("{\"fs\":[]," KERNEL "}", "fs: not supported by chv yet");
         decode_fails("{\"serial\":{\"iommu\":true}," KERNEL "}", "serial.iommu: not supported by chv yet");
-        decode_fails("{\"console\":{\"iommu\":\"no\"}," KERNEL "}", "console.iommu: not supported by chv yet");
+        decode_fails("{\"console\":{\"iommu\":\"no\"}," KERNEL "}",
+                     "console.iommu: not supported by chv yet");
         decode_fails("{\"iommu\":true," KERNEL "}", "iommu: not supported by chv yet");
         decode_fails("{\"landlock_enable\":true," KERNEL "}", "landlock_enable: not supported by chv yet");
         decode_fails("{\"cpus\":{\"topology\":{\"threads_per_core\":2}}," KERNEL "}",
@@ -379,7 +380,8 @@ Test(vm_config, unsupported_fields_with_neutral_values)
 {
         VmConfig c;
 
-        decode_ok("{\"disks\":null,\"net\":null,\"rng\":null,\"balloon\":null,\"iommu\":false,\"watchdog\":false,\"pvpanic\":false,"
+        decode_ok("{\"disks\":null,\"net\":null,\"rng\":null,\"balloon\":null,\"iommu\":false,"
+                  "\"watchdog\":false,\"pvpanic\":false,"
                   "\"cpus\":{\"kvm_hyperv\":false,\"affinity\":null},"
                   "\"memory\":{\"hugepage_size\":null,\"reserve\":false}," KERNEL "}",
                   &c);
@@ -624,8 +626,9 @@ Test(vm_config, round_trip_everything_set)
         c.n_disks = 3;
         c.disks = calloc(c.n_disks, sizeof *c.disks);
         c.disks[0] = (DiskConfig) { .path = strdup("/img/root.raw"), .readonly = true, .direct = true,
-                                    .num_queues = 3, .queue_size = 32768, .serial = strdup("01234567890123456789"),
-                                    .id = strdup("root"), .pci_device_id = 31 };
+                                    .num_queues = 3, .queue_size = 32768,
+                                    .serial = strdup("01234567890123456789"), .id = strdup("root"),
+                                    .pci_device_id = 31 };
         c.disks[1] = (DiskConfig) { .path = strdup("/img/data,1.raw"), .num_queues = 1, .queue_size = 4,
                                     .pci_device_id = -1 };
         c.disks[2] = (DiskConfig) { .path = strdup("/img/\"q\""), .num_queues = 2, .queue_size = 128,
@@ -633,13 +636,15 @@ Test(vm_config, round_trip_everything_set)
 
         c.n_net = 2;
         c.net = calloc(c.n_net, sizeof *c.net);
-        c.net[0] = (NetConfig) { .tap = strdup("chvtap0"), .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .mac_set = true,
+        c.net[0] = (NetConfig) { .tap = strdup("chvtap0"), .mac = { 0x52, 0x54, 0, 1, 2, 3 },
+                                 .mac_set = true,
                                  .host_mac = { 0xfe, 0, 0, 0, 0, 1 }, .host_mac_set = true, .ip_set = true,
                                  .mtu = 9000, .num_queues = 2, .queue_size = 1, .offload_tso = false,
                                  .offload_ufo = false, .offload_csum = false, .pci_device_id = 2 };
         inet_pton(AF_INET, "10.0.0.1", &c.net[0].ip);
         inet_pton(AF_INET, "255.255.252.0", &c.net[0].mask);
-        c.net[1] = (NetConfig) { .mac = { 0x2e, 0xaa, 0xbb, 0xcc, 0xdd, 0xee }, .num_queues = 2, .queue_size = 256,
+        c.net[1] = (NetConfig) { .mac = { 0x2e, 0xaa, 0xbb, 0xcc, 0xdd, 0xee }, .num_queues = 2,
+                                 .queue_size = 256,
                                  .offload_tso = true, .offload_ufo = true, .offload_csum = true,
                                  .id = strdup("uplink"), .pci_device_id = -1 };
         c.net[1].n_fds = 1;
@@ -727,11 +732,13 @@ Test(vm_config, disk_everything_given)
         VmConfig c;
 
         decode_ok("{" CPUS2 "\"disks\":[{\"path\":\"/a\",\"readonly\":true,\"direct\":true,\"num_queues\":2,"
-                  "\"queue_size\":1024,\"serial\":\"01234567890123456789\",\"id\":\"root\",\"pci_segment\":0,"
+                  "\"queue_size\":1024,\"serial\":\"01234567890123456789\",\"id\":\"root\","
+                  "\"pci_segment\":0,"
                   "\"pci_device_id\":31,\"image_type\":\"Raw\",\"iommu\":false,\"vhost_user\":false,"
                   "\"vhost_socket\":null,\"rate_limiter_config\":null,\"rate_limit_group\":null,"
                   "\"queue_affinity\":null,\"backing_files\":false,\"sparse\":true,"
-                  "\"lock_granularity\":\"ByteRange\",\"disable_io_uring\":false,\"disable_aio\":false}]," KERNEL "}",
+                  "\"lock_granularity\":\"ByteRange\",\"disable_io_uring\":false,"
+                  "\"disable_aio\":false}]," KERNEL "}",
                   &c);
         cr_assert(eq(int, c.disks[0].readonly, true));
         cr_assert(eq(int, c.disks[0].direct, true));
@@ -749,7 +756,8 @@ Test(vm_config, disk_readonly_direct_combinations)
                 char json[256];
                 VmConfig c;
 
-                snprintf(json, sizeof json, "{\"disks\":[{\"path\":\"/a\",\"readonly\":%s,\"direct\":%s}]," KERNEL "}",
+                snprintf(json, sizeof json,
+                         "{\"disks\":[{\"path\":\"/a\",\"readonly\":%s,\"direct\":%s}]," KERNEL "}",
                          i & 1 ? "true" : "false", i & 2 ? "true" : "false");
                 decode_ok(json, &c);
                 cr_assert(eq(int, c.disks[0].readonly, !!(i & 1)));
@@ -776,22 +784,30 @@ Test(vm_config, disk_errors)
                 { "{\"path\":null}", "disks[0].path: a disk needs a path" },
                 { "{\"path\":\"\"}", "disks[0].path: must not be empty" },
                 { "{\"path\":7}", "disks[0].path: expected a string, got a number" },
-                { "{\"path\":\"/a\",\"readonly\":\"on\"}", "disks[0].readonly: expected a boolean, got a string" },
-                { "{\"path\":\"/a\",\"queue_size\":0}", "disks[0].queue_size: 0 is out of range (4..32768)" },
-                { "{\"path\":\"/a\",\"queue_size\":2}", "disks[0].queue_size: 2 is out of range (4..32768)" },
+                { "{\"path\":\"/a\",\"readonly\":\"on\"}",
+                  "disks[0].readonly: expected a boolean, got a string" },
+                { "{\"path\":\"/a\",\"queue_size\":0}",
+                  "disks[0].queue_size: 0 is out of range (4..32768)" },
+                { "{\"path\":\"/a\",\"queue_size\":2}",
+                  "disks[0].queue_size: 2 is out of range (4..32768)" },
                 { "{\"path\":\"/a\",\"queue_size\":100}", "disks[0].queue_size: 100 is not a power of two" },
-                { "{\"path\":\"/a\",\"queue_size\":65536}", "disks[0].queue_size: 65536 is out of range (4..32768)" },
+                { "{\"path\":\"/a\",\"queue_size\":65536}",
+                  "disks[0].queue_size: 65536 is out of range (4..32768)" },
                 { "{\"path\":\"/a\",\"num_queues\":0}", "disks[0].num_queues: 0 is out of range (1..64)" },
                 { "{\"path\":\"/a\",\"num_queues\":65}", "disks[0].num_queues: 65 is out of range (1..64)" },
-                { "{\"path\":\"/a\",\"num_queues\":3}", "disks[0].num_queues: 3 is more than boot_vcpus (2)" },
+                { "{\"path\":\"/a\",\"num_queues\":3}",
+                  "disks[0].num_queues: 3 is more than boot_vcpus (2)" },
                 { "{\"path\":\"/a\",\"serial\":\"012345678901234567890\"}",
                   "disks[0].serial: 21 bytes is longer than the 20 virtio-blk allows" },
                 { "{\"path\":\"/a\",\"serial\":\"\"}", "disks[0].serial: must not be empty" },
                 { "{\"path\":\"/a\",\"pci_segment\":1}",
                   "disks[0].pci_segment: segment 1 is not supported by chv yet (only 0)" },
-                { "{\"path\":\"/a\",\"pci_segment\":65536}", "disks[0].pci_segment: 65536 is out of range (0..65535)" },
-                { "{\"path\":\"/a\",\"pci_device_id\":0}", "disks[0].pci_device_id: 0 is out of range (1..31)" },
-                { "{\"path\":\"/a\",\"pci_device_id\":32}", "disks[0].pci_device_id: 32 is out of range (1..31)" },
+                { "{\"path\":\"/a\",\"pci_segment\":65536}",
+                  "disks[0].pci_segment: 65536 is out of range (0..65535)" },
+                { "{\"path\":\"/a\",\"pci_device_id\":0}",
+                  "disks[0].pci_device_id: 0 is out of range (1..31)" },
+                { "{\"path\":\"/a\",\"pci_device_id\":32}",
+                  "disks[0].pci_device_id: 32 is out of range (1..31)" },
                 { "{\"path\":\"/a\",\"id\":\"\"}", "disks[0].id: must not be empty" },
                 { "{\"path\":\"/a\",\"id\":\"__mine\"}",
                   "disks[0].id: \"__mine\": ids beginning with \"__\" are reserved for chv's own devices" },
@@ -802,24 +818,33 @@ Test(vm_config, disk_errors)
                 { "{\"path\":\"/a\",\"image_type\":\"FixedVhd\"}",
                   "disks[0].image_type: FixedVhd is not supported by chv yet (only Raw)" },
                 { "{\"path\":\"/a\",\"image_type\":\"raw\"}",
-                  "disks[0].image_type: \"raw\" is not one of Raw, Unknown, Qcow2, FixedVhd, Vhdx, FlatVmdk" },
-                { "{\"path\":\"/a\",\"image_type\":1}", "disks[0].image_type: expected a string, got a number" },
+                  "disks[0].image_type: \"raw\" is not one of "
+                  "Raw, Unknown, Qcow2, FixedVhd, Vhdx, FlatVmdk" },
+                { "{\"path\":\"/a\",\"image_type\":1}",
+                  "disks[0].image_type: expected a string, got a number" },
                 { "{\"path\":\"/a\",\"paht\":\"/b\"}", "disks[0].paht: unknown field" },
                 { "{\"path\":\"/a\",\"socket\":\"/s\"}", "disks[0].socket: unknown field" },
                 { "{\"path\":\"/a\",\"vhost_user\":true}", "disks[0].vhost_user: not supported by chv yet" },
-                { "{\"path\":\"/a\",\"vhost_socket\":\"/s\"}", "disks[0].vhost_socket: not supported by chv yet" },
+                { "{\"path\":\"/a\",\"vhost_socket\":\"/s\"}",
+                  "disks[0].vhost_socket: not supported by chv yet" },
                 { "{\"path\":\"/a\",\"iommu\":true}", "disks[0].iommu: not supported by chv yet" },
                 { "{\"path\":\"/a\",\"rate_limiter_config\":{\"bandwidth\":{\"size\":1,\"refill_time\":1}}}",
                   "disks[0].rate_limiter_config: not supported by chv yet" },
-                { "{\"path\":\"/a\",\"rate_limit_group\":\"g\"}", "disks[0].rate_limit_group: not supported by chv yet" },
-                { "{\"path\":\"/a\",\"queue_affinity\":[]}", "disks[0].queue_affinity: not supported by chv yet" },
-                { "{\"path\":\"/a\",\"backing_files\":true}", "disks[0].backing_files: not supported by chv yet" },
+                { "{\"path\":\"/a\",\"rate_limit_group\":\"g\"}",
+                  "disks[0].rate_limit_group: not supported by chv yet" },
+                { "{\"path\":\"/a\",\"queue_affinity\":[]}",
+                  "disks[0].queue_affinity: not supported by chv yet" },
+                { "{\"path\":\"/a\",\"backing_files\":true}",
+                  "disks[0].backing_files: not supported by chv yet" },
                 { "{\"path\":\"/a\",\"sparse\":false}", "disks[0].sparse: not supported by chv yet" },
                 { "{\"path\":\"/a\",\"lock_granularity\":\"byte-range\"}",
                   "disks[0].lock_granularity: \"byte-range\" is not one of ByteRange, Full" },
-                { "{\"path\":\"/a\",\"lock_granularity\":false}", "disks[0].lock_granularity: expected a string, got a boolean" },
-                { "{\"path\":\"/a\",\"disable_io_uring\":true}", "disks[0].disable_io_uring: not supported by chv yet" },
-                { "{\"path\":\"/a\",\"disable_aio\":true}", "disks[0].disable_aio: not supported by chv yet" },
+                { "{\"path\":\"/a\",\"lock_granularity\":false}",
+                  "disks[0].lock_granularity: expected a string, got a boolean" },
+                { "{\"path\":\"/a\",\"disable_io_uring\":true}",
+                  "disks[0].disable_io_uring: not supported by chv yet" },
+                { "{\"path\":\"/a\",\"disable_aio\":true}",
+                  "disks[0].disable_aio: not supported by chv yet" },
                 { "\"/a\"", "disks[0]: expected an object, got a string" },
         };
 
@@ -873,10 +898,12 @@ Test(vm_config, net_everything_given)
         VmConfig c;
         char ip[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN];
 
-        decode_ok("{" CPUS2 "\"net\":[{\"tap\":\"chvtap0\",\"ip\":\"192.168.249.1\",\"mask\":\"255.255.255.0\","
+        decode_ok("{" CPUS2 "\"net\":[{\"tap\":\"chvtap0\",\"ip\":\"192.168.249.1\","
+                  "\"mask\":\"255.255.255.0\","
                   "\"mac\":\"52:54:00:AB:cd:01\",\"host_mac\":\"fe:54:00:00:00:01\",\"mtu\":9000,"
                   "\"num_queues\":2,\"queue_size\":1024,\"offload_tso\":false,\"offload_ufo\":false,"
-                  "\"offload_csum\":false,\"id\":\"eth0\",\"pci_segment\":0,\"pci_device_id\":4,\"iommu\":false,"
+                  "\"offload_csum\":false,\"id\":\"eth0\",\"pci_segment\":0,\"pci_device_id\":4,"
+                  "\"iommu\":false,"
                   "\"vhost_user\":false,\"vhost_socket\":null,\"vhost_mode\":\"Client\",\"fds\":null,"
                   "\"rate_limiter_config\":null}]," KERNEL "}",
                   &c);
@@ -904,7 +931,8 @@ Test(vm_config, net_fds)
 {
         VmConfig c;
 
-        decode_ok("{" CPUS2 "\"net\":[{\"fds\":[5],\"num_queues\":2,\"mtu\":1280,\"host_mac\":\"fe:00:00:00:00:02\"},"
+        decode_ok("{" CPUS2 "\"net\":[{\"fds\":[5],\"num_queues\":2,\"mtu\":1280,"
+                  "\"host_mac\":\"fe:00:00:00:00:02\"},"
                   "{\"fds\":[4]}]," KERNEL "}",
                   &c);
         cr_assert(eq(int, c.net[0].host_mac_set, true));
@@ -942,13 +970,17 @@ Test(vm_config, net_errors)
                   "net[0].mac: 01:00:5e:00:00:01 is a multicast address, not one an interface can have" },
                 { "{\"mac\":\"ff:ff:ff:ff:ff:ff\"}",
                   "net[0].mac: ff:ff:ff:ff:ff:ff is a multicast address, not one an interface can have" },
-                { "{\"mac\":\"00:00:00:00:00:00\"}", "net[0].mac: 00:00:00:00:00:00 is not an interface's address" },
+                { "{\"mac\":\"00:00:00:00:00:00\"}",
+                  "net[0].mac: 00:00:00:00:00:00 is not an interface's address" },
                 { "{\"host_mac\":\"33:33:00:00:00:01\"}",
-                  "net[0].host_mac: 33:33:00:00:00:01 is a multicast address, not one an interface can have" },
+                  "net[0].host_mac: 33:33:00:00:00:01 is a multicast address, "
+                  "not one an interface can have" },
                 { "{\"ip\":\"10.0.0.1\"}", "net[0].ip: given without a mask" },
                 { "{\"mask\":\"255.0.0.0\"}", "net[0].mask: given without an ip" },
-                { "{\"ip\":\"10.0.0.256\",\"mask\":\"255.0.0.0\"}", "net[0].ip: \"10.0.0.256\" is not an IPv4 address" },
-                { "{\"ip\":\"10.0.1\",\"mask\":\"255.0.0.0\"}", "net[0].ip: \"10.0.1\" is not an IPv4 address" },
+                { "{\"ip\":\"10.0.0.256\",\"mask\":\"255.0.0.0\"}",
+                  "net[0].ip: \"10.0.0.256\" is not an IPv4 address" },
+                { "{\"ip\":\"10.0.1\",\"mask\":\"255.0.0.0\"}",
+                  "net[0].ip: \"10.0.1\" is not an IPv4 address" },
                 { "{\"ip\":\"fe80::1\",\"mask\":\"ffff:ffff:ffff:ffff::\"}",
                   "net[0].ip: IPv6 (fe80::1) is not supported by chv yet" },
                 { "{\"ip\":\"10.0.0.1\",\"mask\":\"255.0.255.0\"}",
@@ -956,18 +988,23 @@ Test(vm_config, net_errors)
                 { "{\"ip\":\"10.0.0.1\",\"mask\":\"24\"}", "net[0].mask: \"24\" is not an IPv4 address" },
                 { "{\"mtu\":1279}", "net[0].mtu: 1279 is out of range (1280..65535)" },
                 { "{\"mtu\":65536}", "net[0].mtu: 65536 is out of range (1280..65535)" },
-                { "{\"num_queues\":0}", "net[0].num_queues: 0 is fewer than 2 (one receive and one transmit queue)" },
-                { "{\"num_queues\":1}", "net[0].num_queues: 1 is fewer than 2 (one receive and one transmit queue)" },
-                { "{\"num_queues\":3}", "net[0].num_queues: 3 is odd: queues come in receive/transmit pairs" },
+                { "{\"num_queues\":0}",
+                  "net[0].num_queues: 0 is fewer than 2 (one receive and one transmit queue)" },
+                { "{\"num_queues\":1}",
+                  "net[0].num_queues: 1 is fewer than 2 (one receive and one transmit queue)" },
+                { "{\"num_queues\":3}",
+                  "net[0].num_queues: 3 is odd: queues come in receive/transmit pairs" },
                 { "{\"num_queues\":6}", "net[0].num_queues: 3 queue pairs are more than boot_vcpus (2)" },
-                { "{\"num_queues\":4}", "net[0].num_queues: 4 queues (2 pairs) are not supported by chv yet (1 pair)" },
+                { "{\"num_queues\":4}",
+                  "net[0].num_queues: 4: more than 1 queue pair is not supported by chv yet" },
                 { "{\"fds\":[3,4],\"num_queues\":4}",
-                  "net[0].num_queues: 4 queues (2 pairs) are not supported by chv yet (1 pair)" },
+                  "net[0].num_queues: 4: more than 1 queue pair is not supported by chv yet" },
                 { "{\"queue_size\":0}", "net[0].queue_size: 0 is out of range (1..32768)" },
                 { "{\"queue_size\":384}", "net[0].queue_size: 384 is not a power of two" },
                 { "{\"queue_size\":65536}", "net[0].queue_size: 65536 is out of range (1..32768)" },
                 { "{\"fds\":[2]}", "net[0].fds[0]: 2 is standard input, output or error, not a tap" },
-                { "{\"fds\":[3,0],\"num_queues\":4}", "net[0].fds[1]: 0 is standard input, output or error, not a tap" },
+                { "{\"fds\":[3,0],\"num_queues\":4}",
+                  "net[0].fds[1]: 0 is standard input, output or error, not a tap" },
                 { "{\"fds\":[-1]}", "net[0].fds[0]: -1 is not a file descriptor number" },
                 { "{\"fds\":[3.5]}", "net[0].fds[0]: 3.5 is not a file descriptor number" },
                 { "{\"fds\":[4294967296]}", "net[0].fds[0]: 4.29497e+09 is not a file descriptor number" },
@@ -975,9 +1012,9 @@ Test(vm_config, net_errors)
                 { "{\"fds\":[3,3],\"num_queues\":4}", "net[0].fds[1]: 3 is listed twice" },
                 { "{\"fds\":[]}", "net[0].fds: must list at least one file descriptor" },
                 { "{\"fds\":3}", "net[0].fds: expected an array, got a number" },
-                { "{\"fds\":[3,4]}", "net[0].num_queues: 2, but the 2 fds given serve 4 queues (one fd per pair)" },
+                { "{\"fds\":[3,4]}", "net[0].num_queues: 2, but 2 fds serve 4 queues (one per pair)" },
                 { "{\"fds\":[3],\"num_queues\":4}",
-                  "net[0].num_queues: 4, but the 1 fds given serve 2 queues (one fd per pair)" },
+                  "net[0].num_queues: 4, but 1 fds serve 2 queues (one per pair)" },
                 { "{\"fds\":[3],\"tap\":\"tap0\"}", "net[0].fds: a tap is given both by name and by fds" },
                 { "{\"fds\":[3],\"ip\":\"10.0.0.1\",\"mask\":\"255.0.0.0\"}",
                   "net[0].ip: cannot be set on taps passed in by fds" },
@@ -989,11 +1026,14 @@ Test(vm_config, net_errors)
                 { "{\"tap\":\"a/b\"}",
                   "net[0].tap: \"a/b\" is not an interface name (at most 15 bytes, no '/', ':' or spaces)" },
                 { "{\"tap\":\"0123456789abcdef\"}",
-                  "net[0].tap: \"0123456789abcdef\" is not an interface name (at most 15 bytes, no '/', ':' or spaces)" },
+                  "net[0].tap: \"0123456789abcdef\" is not an interface name "
+                  "(at most 15 bytes, no '/', ':' or spaces)" },
                 { "{\"tap\":\"..\"}",
                   "net[0].tap: \"..\" is not an interface name (at most 15 bytes, no '/', ':' or spaces)" },
-                { "{\"pci_segment\":2}", "net[0].pci_segment: segment 2 is not supported by chv yet (only 0)" },
-                { "{\"pci_device_id\":-1}", "net[0].pci_device_id: expected a non-negative integer, got -1" },
+                { "{\"pci_segment\":2}",
+                  "net[0].pci_segment: segment 2 is not supported by chv yet (only 0)" },
+                { "{\"pci_device_id\":-1}",
+                  "net[0].pci_device_id: expected a non-negative integer, got -1" },
                 { "{\"id\":\"__net\"}",
                   "net[0].id: \"__net\": ids beginning with \"__\" are reserved for chv's own devices" },
                 { "{\"vhost_user\":true}", "net[0].vhost_user: not supported by chv yet" },
@@ -1015,7 +1055,8 @@ Test(vm_config, rng)
 {
         VmConfig c;
 
-        decode_ok("{\"rng\":{\"src\":\"/dev/hwrng\",\"id\":\"entropy\",\"pci_segment\":0,\"pci_device_id\":7,"
+        decode_ok("{\"rng\":{\"src\":\"/dev/hwrng\",\"id\":\"entropy\",\"pci_segment\":0,"
+                  "\"pci_device_id\":7,"
                   "\"iommu\":false}," KERNEL "}",
                   &c);
         cr_assert(eq(str, c.rng.src, "/dev/hwrng"));
@@ -1066,7 +1107,8 @@ Test(vm_config, ids_counted_out_as_cloud_hypervisor_does)
         vm_config_done(&c);
 
         /* A name of the other kind is no clash. */
-        decode_ok("{\"disks\":[{\"path\":\"/a\"}],\"net\":[{\"id\":\"_disk0x\"},{\"id\":\"_net1\"},{}]," KERNEL "}", &c);
+        decode_ok("{\"disks\":[{\"path\":\"/a\"}],"
+                  "\"net\":[{\"id\":\"_disk0x\"},{\"id\":\"_net1\"},{}]," KERNEL "}", &c);
         cr_assert(eq(str, c.disks[0].id, "_disk0"));
         cr_assert(eq(str, c.net[2].id, "_net2"));
         vm_config_done(&c);
@@ -1074,7 +1116,8 @@ Test(vm_config, ids_counted_out_as_cloud_hypervisor_does)
 
 Test(vm_config, ids_are_unique)
 {
-        decode_fails("{\"disks\":[{\"path\":\"/a\",\"id\":\"d\"},{\"path\":\"/b\",\"id\":\"d\"}]," KERNEL "}",
+        decode_fails("{\"disks\":[{\"path\":\"/a\",\"id\":\"d\"},{\"path\":\"/b\","
+                     "\"id\":\"d\"}]," KERNEL "}",
                      "disks[1].id: \"d\" is already the id of disks[0]");
         decode_fails("{\"disks\":[{\"path\":\"/a\",\"id\":\"x\"}],\"net\":[{},{\"id\":\"x\"}]," KERNEL "}",
                      "net[1].id: \"x\" is already the id of disks[0]");
@@ -1083,7 +1126,8 @@ Test(vm_config, ids_are_unique)
         decode_fails("{\"rng\":{\"id\":\"c\"},\"console\":{\"id\":\"c\"}," KERNEL "}",
                      "console.id: \"c\" is already the id of rng");
         /* An id given to a disk that the counter would give another one is fine: it is skipped. */
-        decode_fails("{\"disks\":[{\"path\":\"/a\",\"id\":\"_net1\"}],\"net\":[{\"id\":\"_net1\"}]," KERNEL "}",
+        decode_fails("{\"disks\":[{\"path\":\"/a\",\"id\":\"_net1\"}],"
+                     "\"net\":[{\"id\":\"_net1\"}]," KERNEL "}",
                      "net[0].id: \"_net1\" is already the id of disks[0]");
 }
 
@@ -1091,14 +1135,17 @@ Test(vm_config, pci_slots_are_unique)
 {
         VmConfig c;
 
-        decode_fails("{\"disks\":[{\"path\":\"/a\",\"pci_device_id\":5}],\"net\":[{\"pci_device_id\":5}]," KERNEL "}",
+        decode_fails("{\"disks\":[{\"path\":\"/a\",\"pci_device_id\":5}],"
+                     "\"net\":[{\"pci_device_id\":5}]," KERNEL "}",
                      "net[0].pci_device_id: slot 5 is already taken by disks[0]");
-        decode_fails("{\"disks\":[{\"path\":\"/a\",\"pci_device_id\":3},{\"path\":\"/b\",\"pci_device_id\":3}]," KERNEL "}",
+        decode_fails("{\"disks\":[{\"path\":\"/a\",\"pci_device_id\":3},{\"path\":\"/b\","
+                     "\"pci_device_id\":3}]," KERNEL "}",
                      "disks[1].pci_device_id: slot 3 is already taken by disks[0]");
         decode_fails("{\"rng\":{\"pci_device_id\":9},\"console\":{\"pci_device_id\":9}," KERNEL "}",
                      "console.pci_device_id: slot 9 is already taken by rng");
         /* A console that is off is no device, but what it asks for is still checked. */
-        decode_fails("{\"rng\":{\"pci_device_id\":9},\"console\":{\"mode\":\"Off\",\"id\":\"hvc\",\"pci_device_id\":9}," KERNEL "}",
+        decode_fails("{\"rng\":{\"pci_device_id\":9},\"console\":{\"mode\":\"Off\",\"id\":\"hvc\","
+                     "\"pci_device_id\":9}," KERNEL "}",
                      "console.pci_device_id: slot 9 is already taken by rng");
 
         decode_ok("{\"disks\":[{\"path\":\"/a\",\"pci_device_id\":3},{\"path\":\"/b\"},{\"path\":\"/c\"}],"
@@ -1114,7 +1161,8 @@ Test(vm_config, assign_device_ids_again_changes_nothing)
         VmConfig c;
         char err[128] = "untouched";
 
-        decode_ok("{\"disks\":[{\"path\":\"/a\"},{\"path\":\"/b\",\"id\":\"b\"}],\"net\":[{}]," KERNEL "}", &c);
+        decode_ok("{\"disks\":[{\"path\":\"/a\"},{\"path\":\"/b\",\"id\":\"b\"}],\"net\":[{}]," KERNEL "}",
+                  &c);
         cr_assert(eq(int, vm_config_assign_device_ids(&c, err, sizeof err), 0));
         cr_assert(eq(str, err, ""));
         cr_assert(eq(str, c.disks[0].id, "_disk0"));
@@ -1137,7 +1185,8 @@ Test(vm_config, console_and_serial_pty_and_file)
 {
         VmConfig c;
 
-        decode_ok("{\"serial\":{\"mode\":\"Pty\"},\"console\":{\"mode\":\"Pty\",\"id\":\"hvc0\",\"pci_device_id\":12}," KERNEL "}",
+        decode_ok("{\"serial\":{\"mode\":\"Pty\"},\"console\":{\"mode\":\"Pty\",\"id\":\"hvc0\","
+                  "\"pci_device_id\":12}," KERNEL "}",
                   &c);
         cr_assert(eq(int, c.serial.mode, CONSOLE_PTY));
         cr_assert(eq(int, c.console.mode, CONSOLE_PTY));
@@ -1145,7 +1194,8 @@ Test(vm_config, console_and_serial_pty_and_file)
         cr_assert(eq(i32, c.console.pci_device_id, 12));
         vm_config_done(&c);
 
-        decode_ok("{\"serial\":{\"mode\":\"File\",\"file\":\"/s\"},\"console\":{\"mode\":\"File\",\"file\":\"/c\"}," KERNEL "}",
+        decode_ok("{\"serial\":{\"mode\":\"File\",\"file\":\"/s\"},\"console\":{\"mode\":\"File\","
+                  "\"file\":\"/c\"}," KERNEL "}",
                   &c);
         cr_assert(eq(str, c.serial.file, "/s"));
         cr_assert(eq(str, c.console.file, "/c"));
@@ -1158,7 +1208,8 @@ Test(vm_config, to_json_devices)
         const cJSON *o;
         VmConfig c;
 
-        decode_ok("{\"disks\":[{\"path\":\"/a\"}],\"net\":[{\"mac\":\"52:54:00:0a:0B:0c\",\"ip\":\"10.1.2.3\","
+        decode_ok("{\"disks\":[{\"path\":\"/a\"}],\"net\":[{\"mac\":\"52:54:00:0a:0B:0c\","
+                  "\"ip\":\"10.1.2.3\","
                   "\"mask\":\"255.255.0.0\",\"mtu\":1500}]," KERNEL "}",
                   &c);
         j = vm_config_to_json(&c);
@@ -1169,7 +1220,8 @@ Test(vm_config, to_json_devices)
         cr_assert(eq(str, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "image_type")), "Raw"));
         cr_assert(zero(ptr, cJSON_GetObjectItemCaseSensitive(o, "pci_device_id")), "any slot: no member");
         o = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "net"), 0);
-        cr_assert(eq(str, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "mac")), "52:54:00:0a:0b:0c"));
+        cr_assert(eq(str, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "mac")),
+                     "52:54:00:0a:0b:0c"));
         cr_assert(eq(str, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ip")), "10.1.2.3"));
         cr_assert(eq(str, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "mask")), "255.255.0.0"));
         cr_assert(eq(dbl, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "mtu")), 1500));
