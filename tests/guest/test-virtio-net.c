@@ -21,8 +21,12 @@
 #define NICS_MAX             2
 #define RX_BUFFERS           8
 #define RX_BUFFER_BYTES      2048
-#define RECEIVE_SECONDS      30
+/* The frame is sent again every PING_SECONDS until an answer comes, at most PINGS times. */
+#define PING_SECONDS         2
+#define PINGS                15
 #define PAYLOAD_PREFIX       "chv-test"
+/* Frames of other types that are shown before they are only counted. */
+#define OTHERS_SHOWN         4
 
 struct nic {
         struct virtio_dev dev;
@@ -72,12 +76,11 @@ static const char *nic_start(struct nic *nic, unsigned n)
         return NULL;
 }
 
-/* A broadcast frame of type 0x88b5 saying where it comes from: header and frame in two segments. */
-static const char *send_ping(struct nic *nic)
+/* A broadcast frame of type 0x88b5 saying where it comes from, behind the header: two segments. */
+static const char *make_ping(struct nic *nic, struct virtq_buf ret_bufs[2])
 {
         static const char text[] = PAYLOAD_PREFIX "-guest ping from ";
         uint8_t *hdr = dma_alloc(NET_HDR_BYTES, 16), *frame = dma_alloc(ETH_ZLEN, 16), *p;
-        struct virtq_buf b[2] = { { hdr, NET_HDR_BYTES, false }, { frame, ETH_ZLEN, false } };
 
         if (!hdr || !frame)
                 return "the DMA arena is exhausted";
@@ -94,7 +97,9 @@ static const char *send_ping(struct nic *nic)
                 if (i < 5)
                         *p++ = ':';
         }
-        return virtq_request(&nic->dev.vqs[NET_TX], b, 2, NULL);
+        ret_bufs[0] = (struct virtq_buf) { hdr, NET_HDR_BYTES, false };
+        ret_bufs[1] = (struct virtq_buf) { frame, ETH_ZLEN, false };
+        return NULL;
 }
 
 /* Whether the frame in a receive buffer is a test frame; prints it if it is. */
@@ -116,43 +121,51 @@ static bool test_frame(unsigned n, const uint8_t *buf, uint32_t len)
         return plen >= strlen(PAYLOAD_PREFIX) && memcmp(payload, PAYLOAD_PREFIX, strlen(PAYLOAD_PREFIX)) == 0;
 }
 
-/* Polls every NIC's receive queue until a test frame arrives; other frames are counted and dropped. */
-static const char *receive(unsigned count)
+/*
+ * Polls every NIC's receive queue for up to seconds: 1 when a test frame arrived, 0 when none did, -1
+ * with a reason in *ret_reason when the device misbehaved. Other frames are counted and dropped.
+ */
+static int receive(unsigned count, unsigned seconds, unsigned *others, const char **ret_reason)
 {
-        unsigned others = 0;
         struct deadline d;
 
-        deadline_start(&d, RECEIVE_SECONDS);
+        deadline_start(&d, seconds);
         while (!deadline_passed(&d)) {
                 for (unsigned n = 0; n < count; n++) {
                         struct virtq *rx = &nics[n].dev.vqs[NET_RX];
                         struct virtq_buf b;
                         uint16_t head;
                         uint32_t len;
-                        bool found;
 
                         if (!virtq_get(rx, &head, &len))
                                 continue;
-                        if (len > RX_BUFFER_BYTES)
-                                return "the device wrote more than the receive buffer holds";
+                        if (len > RX_BUFFER_BYTES) {
+                                *ret_reason = "the device wrote more than the receive buffer holds";
+                                return -1;
+                        }
                         b = (struct virtq_buf) { (void *) (uintptr_t) rx->desc[head].addr, RX_BUFFER_BYTES, true };
-                        found = test_frame(n, b.addr, len);
-                        if (found)
-                                return NULL;
-                        others++;
-                        if (virtq_add(rx, &b, 1) < 0)
-                                return "no descriptor to give a receive buffer back";
+                        if (test_frame(n, b.addr, len))
+                                return 1;
+                        if ((*others)++ < OTHERS_SHOWN && len >= NET_HDR_BYTES + ETH_HLEN)
+                                print("virtio-net: nic %u dropped %u bytes of type 0x%02x%02x\n", n,
+                                      len - NET_HDR_BYTES, ((const uint8_t *) b.addr)[NET_HDR_BYTES + 12],
+                                      ((const uint8_t *) b.addr)[NET_HDR_BYTES + 13]);
+                        if (virtq_add(rx, &b, 1) < 0) {
+                                *ret_reason = "no descriptor to give a receive buffer back";
+                                return -1;
+                        }
                         virtq_kick(rx);
                 }
                 cpu_relax();
         }
-        print("virtio-net: no test frame in %u seconds (%u other frames)\n", RECEIVE_SECONDS, others);
-        return "no test frame arrived";
+        return 0;
 }
 
 const char *scenario_virtio_net(void)
 {
-        unsigned count = 0;
+        struct virtq_buf ping[2];
+        unsigned count = 0, others = 0;
+        int got = 0;
         struct pci_fn f;
         const char *r;
 
@@ -168,13 +181,24 @@ const char *scenario_virtio_net(void)
         }
         if (count == 0)
                 return "no virtio-net device";
-        r = send_ping(&nics[0]);
+        r = make_ping(&nics[0], ping);
         if (r)
                 return r;
-        print("virtio-net: nic 0 sent %u bytes\n", ETH_ZLEN);
-        r = receive(count);
-        if (r)
-                return r;
+        /* Sent again until something answers: the other side may not listen yet. */
+        for (unsigned i = 0; i < PINGS && got == 0; i++) {
+                r = virtq_request(&nics[0].dev.vqs[NET_TX], ping, 2, NULL);
+                if (r)
+                        return r;
+                if (i == 0)
+                        print("virtio-net: nic 0 sent %u bytes\n", ETH_ZLEN);
+                got = receive(count, PING_SECONDS, &others, &r);
+                if (got < 0)
+                        return r;
+        }
+        if (got == 0) {
+                print("virtio-net: no test frame after %u frames sent (%u other frames)\n", PINGS, others);
+                return "no test frame arrived";
+        }
         for (unsigned n = 0; n < count; n++) {
                 r = virtio_reset(&nics[n].dev);
                 if (r)
