@@ -269,7 +269,7 @@ static int open_pty(const char *what, ConsoleFds *f)
                 cfmakeraw(&t);
                 (void) tcsetattr(f->pty_peer, TCSANOW, &t);
         }
-        log_info("The %s is on pty %s", what, name);
+        log_notice("The %s is on pty %s", what, name);
         return 0;
 }
 
@@ -516,7 +516,7 @@ int main(int argc, char **argv)
                 status = r == 0 ? EXIT_SUCCESS : EXIT_VMM_ERROR;
                 goto out;
         }
-        log_set_max_level(args.verbosity >= 2 ? LOG_DEBUG : args.verbosity == 1 ? LOG_INFO : LOG_WARNING);
+        log_set_max_level(args.verbosity >= 2 ? LOG_DEBUG : args.verbosity == 1 ? LOG_INFO : LOG_NOTICE);
         if (args.log_file) {
                 r = log_open_file(args.log_file);
                 if (r < 0) {

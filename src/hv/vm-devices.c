@@ -146,7 +146,7 @@ int vm_create_devices(Vm *vm, char *err, size_t errlen)
                                 return r;
                 }
                 if (c->console.mode != CONSOLE_OFF && (c->console.pci_device_id >= 0) == (pass == 0)) {
-                        r = virtio_console_new(c->console.id ?: "__console", vm->host.console_in_fd,
+                        r = virtio_console_new(c->console.id, vm->host.console_in_fd,
                                                vm->host.console_out_fd, vm->mem, &dev);
                         if (r < 0)
                                 return errbuf_fail(r, err, errlen, "console: %s", strerror(-r));
@@ -155,7 +155,7 @@ int vm_create_devices(Vm *vm, char *err, size_t errlen)
                                 return r;
                 }
                 if ((c->rng.pci_device_id >= 0) == (pass == 0)) {
-                        r = virtio_rng_new(c->rng.id ?: "__rng", c->rng.src ?: "/dev/urandom", vm->mem, &dev, err,
+                        r = virtio_rng_new(c->rng.id, c->rng.src, vm->mem, &dev, err,
                                            errlen);
                         if (r < 0)
                                 return r;
