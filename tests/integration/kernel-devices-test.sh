@@ -17,13 +17,15 @@
 #                   writing to a file. power-button presses the ACPI power button once /init waits.
 #   --image NAME    vmlinux (default) or bzImage
 #   --cpus N        vCPUs (default 1)
-#   --memory SIZE   guest memory, in MiB with an M (default 256M)
-#   --qemu          VMM is QEMU: -M microvm with ACPI and PCIe, on KVM where it works, else TCG
+#   --memory SIZE   guest memory, e.g. 256M or 1G (default 256M)
+#   --qemu          VMM is QEMU: -M microvm with ACPI and PCIe, on KVM where it runs guest userspace,
+#                   else on TCG
 #   --qemu-machine M  microvm (default) or q35
 #   --keep DIR      copy the work files there: root image, serial and console output, dnsmasq's log
 #                   and leases
-#   --without DEV   leave out the device DEV (disk, net, rng or console) although the checks want it,
-#                   to show that the checks then fail
+#   --without DEV   leave out the device DEV (disk, net, rng or console) although the checks want it:
+#                   the test then passes only if /init reports that the check of that device failed
+#                   (root for disk) and every other check passed
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (a KVM that cannot run guest userspace, or no root for
 # the tap device).
@@ -54,8 +56,9 @@ while [ $# -gt 0 ]; do
 done
 [ $# = 2 ] || usage
 vmm=$1 init=$2
-case $image in vmlinux|bzImage) ;; *) echo "kernel-devices-test.sh: --image $image: not vmlinux or bzImage" >&2; exit 2 ;; esac
-case $machine in microvm|q35) ;; *) echo "kernel-devices-test.sh: --qemu-machine $machine: not microvm or q35" >&2; exit 2 ;; esac
+bad() { echo "kernel-devices-test.sh: $*" >&2; exit 2; }
+case $image in vmlinux|bzImage) ;; *) bad "--image $image: not vmlinux or bzImage" ;; esac
+case $machine in microvm|q35) ;; *) bad "--qemu-machine $machine: not microvm or q35" ;; esac
 
 # Which devices the checks need.
 has() { [[ ",$checks," == *",$1,"* ]]; }
@@ -65,11 +68,15 @@ want root && disk=1
 want net && net=1
 want rng && rng=1
 want console && console=1
+# The check that must fail for want of its device (--without), and whether a check must pass.
+missing=
 case $without in
 '') ;;
-disk|net|rng|console) declare "$without=" ;;
-*) echo "kernel-devices-test.sh: --without $without: not disk, net, rng or console" >&2; exit 2 ;;
+disk) disk= missing=root ;;
+net|rng|console) declare "$without=" && missing=$without ;;
+*) bad "--without $without: not disk, net, rng or console" ;;
 esac
+passes() { want "$1" && [ "$1" != "$missing" ]; }
 
 if [ "${CHV_KERNEL_DEVICES_INSIDE:-}" != 1 ]; then
     kdir=$("$top/tests/guest/linux/build-kernel.sh" | tail -n 1)
@@ -138,6 +145,16 @@ if [ -n "$net" ]; then
         --dhcp-range=192.168.249.100,192.168.249.199,255.255.255.0,1h \
         --dhcp-leasefile="$work/dnsmasq.leases" --log-facility=- 2>"$work/dnsmasq.log" &
     dnsmasq_pid=$!
+    # Serving before the guest asks: dnsmasq logs its DHCP range once its socket is bound.
+    for _ in $(seq 1 100); do
+        grep -q "DHCP, IP range" "$work/dnsmasq.log" 2>/dev/null && break
+        if ! kill -0 "$dnsmasq_pid" 2>/dev/null; then
+            echo "FAIL: dnsmasq did not start:"
+            cat "$work/dnsmasq.log"
+            exit 1
+        fi
+        sleep 0.1
+    done
 fi
 
 if [ -n "$qemu" ]; then
@@ -145,12 +162,19 @@ if [ -n "$qemu" ]; then
     # is "system_powerdown".
     monitor=$(mktemp -d)/monitor
     mkfifo "$monitor.in" "$monitor.out"
+    # Held open here too, so that pressing the button cannot block once QEMU is gone.
+    exec 8<>"$monitor.in"
 fi
 
-# What the kernel and /init must say follows from the checks; the devices given may lack one (--without).
+# What the kernel and /init must say follows from the checks and the device left out.
+if [ -n "$missing" ]; then
+    result="chv-test-init: result=FAIL: $missing"
+else
+    result="chv-test-init: result=PASS"
+fi
 checks_args=(--expect "Linux version 6.1"
              --expect "Command line: $cmdline"
-             --expect "chv-test-init: result=PASS"
+             --expect "$result"
              --expect "reboot: Power down"
              --reject "ACPI Error"
              --reject "ACPI BIOS Error"
@@ -160,27 +184,27 @@ if [ -n "$disk" ]; then
 else
     checks_args+=(--expect "Run /init as init process")
 fi
-if want root; then
+if passes root; then
     checks_args+=(--expect "EXT4-fs (vda): mounted filesystem"
                   --expect "VFS: Mounted root (ext4 filesystem)"
                   --expect "chv-test-init: root: device=/dev/vda fstype=ext4 mode=rw"
                   --expect "chv-test-init: root: remounted / read-only")
 fi
-if want virtio; then
-    want root && checks_args+=(--expect "chv-test-init: virtio: virtio_blk bound to virtio")
-    want net && checks_args+=(--expect "chv-test-init: virtio: virtio_net bound to virtio")
-    want rng && checks_args+=(--expect "chv-test-init: virtio: virtio_rng bound to virtio")
-    want console && checks_args+=(--expect "chv-test-init: virtio: virtio_console bound to virtio")
+if passes virtio; then
+    passes root && checks_args+=(--expect "chv-test-init: virtio: virtio_blk bound to virtio")
+    passes net && checks_args+=(--expect "chv-test-init: virtio: virtio_net bound to virtio")
+    passes rng && checks_args+=(--expect "chv-test-init: virtio: virtio_rng bound to virtio")
+    passes console && checks_args+=(--expect "chv-test-init: virtio: virtio_console bound to virtio")
     checks_args+=(--reject "chv-test-init: virtio: no driver bound")
 fi
-if want rng; then
+if passes rng; then
     checks_args+=(--expect "chv-test-init: rng: current=virtio_rng.0"
                   --expect "chv-test-init: rng: read 16 bytes from /dev/hwrng: ")
 fi
-if want console; then
+if passes console; then
     checks_args+=(--expect "chv-test-init: console: wrote ")
 fi
-if want net; then
+if passes net; then
     checks_args+=(--expect "IP-Config: Got DHCP answer from $host_ip, my address is 192.168.249."
                   --expect "chv-test-init: net: interfaces=eth0,lo"
                   --expect "chv-test-init: net: eth0 mac=$mac inet=192.168.249.")
@@ -212,7 +236,7 @@ if [ -z "$qemu" ]; then
         cmd+=(--console off)
     fi
 else
-    if [ -c /dev/kvm ] && { (exec 9<>/dev/kvm); } 2>/dev/null; then
+    if [ -c /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ] && { (exec 9<>/dev/kvm); } 2>/dev/null; then
         accel=(-accel kvm -cpu host)
     else
         accel=(-accel tcg -cpu max)
@@ -255,7 +279,7 @@ fail() { echo "FAIL: $*"; failed=1; }
 sed -n '/^--- serial output:$/,/^--- chv-vmm log:$/p' "$work/result" >"$work/serial.out"
 serial_line() { sed -n "s/.*$1.*/\\1/p" "$work/serial.out" | head -n 1; }
 
-if want net; then
+if passes net; then
     echo "--- dnsmasq log:"
     cat "$work/dnsmasq.log" 2>/dev/null || true
     echo "--- dnsmasq leases:"
@@ -271,25 +295,25 @@ if want net; then
             fail "/init does not see $addr/24 on eth0"
     fi
 fi
-if want console; then
+if passes console; then
     echo "--- console output:"
     cat "$work/console.out" 2>/dev/null || true
     grep -qF "chv-test-init: hello on /dev/hvc0" "$work/console.out" 2>/dev/null ||
         fail "the console output lacks: chv-test-init: hello on /dev/hvc0"
 fi
-if want root; then
+if passes root; then
     # The file /init wrote is in the image, and the file system is clean after /init's shutdown.
     written=$(serial_line 'chv-test-init: root: wrote "\(.*\)" to \/chv-test-init.txt and synced')
+    got=$(debugfs -R "cat /chv-test-init.txt" "$work/root.img" 2>/dev/null || true)
     if [ -z "$written" ]; then
         fail "/init did not say what it wrote to the root file system"
-    elif [ -n "$disk" ]; then
-        got=$(debugfs -R "cat /chv-test-init.txt" "$work/root.img" 2>/dev/null || true)
-        [ "$got" = "$written" ] ||
-            fail "/chv-test-init.txt in the image holds \"$got\", /init wrote \"$written\""
+    elif [ "$got" != "$written" ]; then
+        fail "/chv-test-init.txt in the image holds \"$got\", /init wrote \"$written\""
     fi
-    if [ -n "$disk" ]; then
-        fsck_out=$(e2fsck -fn "$work/root.img" 2>&1) || fail "e2fsck finds the root image damaged: $fsck_out"
-    fi
+    fsck_out=$(e2fsck -fn "$work/root.img" 2>&1) || fail "e2fsck finds the root image damaged: $fsck_out"
 fi
-[ "$failed" = 0 ] && echo "OK: checks $checks"
+# The result line names exactly the checks that failed (--expect above matches a part of it).
+got=$(grep -a "^chv-test-init: result=" "$work/serial.out" | tr -d '\r' | head -n 1)
+[ "$got" = "$result" ] || fail "/init reported \"$got\", not \"$result\""
+[ "$failed" = 0 ] && echo "OK: checks $checks${without:+ without $without}"
 exit "$failed"

@@ -22,7 +22,8 @@ output=$1
 init=$2
 size_mib=${3:-32}
 [[ -f $init ]] || { echo "make-rootfs: no such file: $init" >&2; exit 1; }
-[[ $size_mib =~ ^[1-9][0-9]*$ ]] || { echo "make-rootfs: size \"$size_mib\" is not a number of MiB" >&2; exit 1; }
+[[ $size_mib =~ ^[1-9][0-9]*$ ]] ||
+    { echo "make-rootfs: size \"$size_mib\" is not a number of MiB" >&2; exit 1; }
 
 mkfs=$(PATH=$PATH:/usr/sbin:/sbin command -v mkfs.ext4) ||
     { echo "make-rootfs: mkfs.ext4 not found (Debian package e2fsprogs)" >&2; exit 1; }
