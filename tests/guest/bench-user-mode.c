@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The virtio-blk benchmark loop, at CPL3: keeps qd requests in flight until count have completed, polling
- * the used ring. Like user-mode.c, everything here lives in the user page and calls nothing outside
+ * The benchmark loop, at CPL3: keeps qd requests (virtio-blk) or frames (virtio-net) in flight until
+ * count have completed, polling the used ring. Like user-mode.c, everything here lives in the user page and calls nothing outside
  * this file but static inline helpers.
  */
 #include "bench.h"
@@ -27,11 +27,13 @@ static void submit(struct bench_job *j, uint32_t slot)
 {
         bool write = j->mode == BENCH_RANDWRITE || j->mode == BENCH_SEQWRITE;
 
-        /* Field by field: a structure copy could become a call to memcpy(), outside the user page. */
-        j->reqs[slot].type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-        j->reqs[slot].sector = next_block(j) * j->sectors_per_io;
-        j->statuses[slot] = BLK_STATUS_UNSET;
-        j->avail->ring[j->avail_idx % j->size] = (uint16_t) (3 * slot);
+        if (j->statuses) {
+                /* Field by field: a structure copy could become a call to memcpy(), outside the user page. */
+                j->reqs[slot].type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+                j->reqs[slot].sector = next_block(j) * j->sectors_per_io;
+                j->statuses[slot] = BLK_STATUS_UNSET;
+        }
+        j->avail->ring[j->avail_idx % j->size] = (uint16_t) (j->descs_per_slot * slot);
         j->avail_idx++;
         j->submitted++;
 }
@@ -68,13 +70,13 @@ void bench_main(void)
                 bool progress = false, more = false;
 
                 while (j->used->idx != j->last_used) {
-                        uint32_t id = j->used->ring[j->last_used % j->size].id, slot = id / 3;
-                        bool valid = id % 3 == 0 && slot < j->qd;
+                        uint32_t id = j->used->ring[j->last_used % j->size].id, slot = id / j->descs_per_slot;
+                        bool valid = id % j->descs_per_slot == 0 && slot < j->qd;
 
                         j->last_used++;
                         j->completed++;
                         progress = true;
-                        if (!valid || j->statuses[slot] != VIRTIO_BLK_S_OK)
+                        if (!valid || (j->statuses && j->statuses[slot] != VIRTIO_BLK_S_OK))
                                 j->errors++;
                         if (valid && j->submitted < j->count) {
                                 submit(j, slot);

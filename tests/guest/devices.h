@@ -13,6 +13,7 @@ const char *scenario_virtio_blk_bench(void);
 const char *scenario_virtio_rng(void);
 const char *scenario_virtio_console(void);
 const char *scenario_virtio_net(void);
+const char *scenario_virtio_net_bench(void);
 const char *scenario_msix(void);
 const char *scenario_virtio_hostile(void);
 

@@ -44,6 +44,7 @@ static const struct scenario scenarios[] = {
         { "virtio-rng", scenario_virtio_rng },
         { "virtio-console", scenario_virtio_console },
         { "virtio-net", scenario_virtio_net },
+        { "virtio-net-bench", scenario_virtio_net_bench },
         { "msix", scenario_msix },
         { "virtio-hostile", scenario_virtio_hostile },
 };

@@ -4,6 +4,7 @@
  * a frame of that type must arrive on some NIC: a reply from the host, or, with two NICs on one
  * network, the frame sent.
  */
+#include "bench.h"
 #include "devices.h"
 
 #define NET_RX               0
@@ -25,6 +26,8 @@
 #define PING_SECONDS         2
 #define PINGS                15
 #define PAYLOAD_PREFIX       "chv-test"
+#define ETH_FRAME_MAX        1514
+#define BENCH_BUFFER_BYTES   (6u << 20)
 /* Frames of other types that are shown before they are only counted. */
 #define OTHERS_SHOWN         4
 
@@ -76,7 +79,18 @@ static const char *nic_start(struct nic *nic, unsigned n)
         return NULL;
 }
 
-/* A broadcast frame of type 0x88b5 saying where it comes from, behind the header: two segments. */
+/* A broadcast frame of type 0x88b5 from the NIC, ETH_ZLEN bytes or more: the payload is text, then zeroes. */
+static void put_frame(const struct nic *nic, uint8_t *frame, size_t len, const char *text)
+{
+        memset(frame, 0, len);
+        memset(frame, 0xff, 6);
+        memcpy(frame + 6, nic->mac, 6);
+        frame[12] = ETHERTYPE_TEST >> 8;
+        frame[13] = ETHERTYPE_TEST & 0xff;
+        memcpy(frame + ETH_HLEN, text, strlen(text));
+}
+
+/* The frame saying where it comes from, behind the header: two segments. */
 static const char *make_ping(struct nic *nic, struct virtq_buf ret_bufs[2])
 {
         static const char text[] = PAYLOAD_PREFIX "-guest ping from ";
@@ -84,13 +98,8 @@ static const char *make_ping(struct nic *nic, struct virtq_buf ret_bufs[2])
 
         if (!hdr || !frame)
                 return "the DMA arena is exhausted";
-        memset(frame, 0xff, 6);
-        memcpy(frame + 6, nic->mac, 6);
-        frame[12] = ETHERTYPE_TEST >> 8;
-        frame[13] = ETHERTYPE_TEST & 0xff;
-        p = frame + ETH_HLEN;
-        memcpy(p, text, strlen(text));
-        p += strlen(text);
+        put_frame(nic, frame, ETH_ZLEN, text);
+        p = frame + ETH_HLEN + strlen(text);
         for (unsigned i = 0; i < 6; i++) {
                 *p++ = (uint8_t) "0123456789abcdef"[nic->mac[i] >> 4];
                 *p++ = (uint8_t) "0123456789abcdef"[nic->mac[i] & 0xf];
@@ -205,4 +214,46 @@ const char *scenario_virtio_net(void)
                         return r;
         }
         return NULL;
+}
+
+/*
+ * Scenario virtio-net-bench: bench=tx,qd=N,bs=N,count=N sends count broadcast frames of bs bytes
+ * (60..1514, without the header) from the first NIC, qd at a time, from the CPL3 loop.
+ */
+const char *scenario_virtio_net_bench(void)
+{
+        struct bench_options o;
+        struct virtq *tx;
+        uint32_t slot_bytes;
+        uint8_t *bufs;
+        const char *r;
+
+        r = bench_parse(&o, BENCH_TX, BENCH_TX, ETH_ZLEN);
+        if (r)
+                return r;
+        dma_reset();
+        r = nic_start(&nics[0], 0);
+        if (r)
+                return r;
+        tx = &nics[0].dev.vqs[NET_TX];
+        if (o.bs < ETH_ZLEN || o.bs > ETH_FRAME_MAX)
+                return "bench=: bs must be a frame size from 60 to 1514";
+        if (o.qd == 0 || o.qd > tx->size)
+                return "bench=: qd must be at least 1 and at most the queue size";
+        slot_bytes = (uint32_t) ((NET_HDR_BYTES + o.bs + 63) & ~UINT64_C(63));
+        if (o.qd * slot_bytes > BENCH_BUFFER_BYTES)
+                return "bench=: qd frames are more than the 6 MiB of buffers";
+        bufs = dma_alloc(o.qd * slot_bytes, 4096);
+        if (!bufs)
+                return "the DMA arena is exhausted";
+
+        bench_job_init(tx, &o, 1);
+        for (uint32_t i = 0; i < o.qd; i++) {
+                uint8_t *b = bufs + i * slot_bytes;
+
+                memset(b, 0, NET_HDR_BYTES);
+                put_frame(&nics[0], b + NET_HDR_BYTES, o.bs, PAYLOAD_PREFIX "-guest bench");
+                tx->desc[i] = (struct virtq_desc) { (uintptr_t) b, (uint32_t) (NET_HDR_BYTES + o.bs), 0, 0 };
+        }
+        return bench_run(&nics[0].dev, "virtio-net-bench");
 }

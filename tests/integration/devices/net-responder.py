@@ -4,15 +4,18 @@
 # net-responder.py IFNAME [SECONDS]
 #
 # Answers the test guest's virtio-net scenario on the host side of its tap device: every Ethernet frame
-# of type 0x88b5 whose payload starts with "chv-test-guest" gets a frame of the same type back, to its
-# sender, saying "chv-test-host pong". Prints one line per frame seen; ends after SECONDS (default 300).
+# of type 0x88b5 whose payload starts with "chv-test-guest ping" gets a frame of the same type back, to
+# its sender, saying "chv-test-host pong". Prints a line for each of the first 20 frames of that type
+# and then only counts them; ends after SECONDS (default 300).
 
+import signal
 import socket
 import sys
 import time
 
 ETHERTYPE = 0x88B5
 ETH_ZLEN = 60
+SHOWN = 20
 
 
 def mac_text(b):
@@ -30,6 +33,17 @@ def main(argv):
     # The interface's hardware address, as the bound socket reports it (sysfs may show another namespace).
     own = s.getsockname()[4][:6]
     print("net-responder: listening on %s (%s)" % (ifname, mac_text(own)), flush=True)
+    seen = [0]
+    # Stopped with SIGTERM by the test: still say how many frames came.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        serve(s, own, deadline, seen)
+    finally:
+        print("net-responder: %d frames of type 0x%04x" % (seen[0], ETHERTYPE), flush=True)
+    return 0
+
+
+def serve(s, own, deadline, seen):
     while time.monotonic() < deadline:
         s.settimeout(max(0.1, deadline - time.monotonic()))
         try:
@@ -39,13 +53,14 @@ def main(argv):
         if len(frame) < 14 or int.from_bytes(frame[12:14], "big") != ETHERTYPE:
             continue
         payload = frame[14:].split(b"\0", 1)[0]
-        print("net-responder: %d bytes from %s: %r" % (len(frame), mac_text(frame[6:12]), payload), flush=True)
-        if not payload.startswith(b"chv-test-guest"):
+        seen[0] += 1
+        if seen[0] <= SHOWN:
+            print("net-responder: %d bytes from %s: %r" % (len(frame), mac_text(frame[6:12]), payload), flush=True)
+        if not payload.startswith(b"chv-test-guest ping"):
             continue
         reply = frame[6:12] + own + ETHERTYPE.to_bytes(2, "big") + b"chv-test-host pong"
         s.send(reply.ljust(ETH_ZLEN, b"\0"))
         print("net-responder: replied to %s" % mac_text(frame[6:12]), flush=True)
-    return 0
 
 
 if __name__ == "__main__":
