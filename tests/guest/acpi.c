@@ -78,7 +78,8 @@ static const char *root_init(bool verbose)
         if (!rsdp)
                 return "no RSDP in the start info nor in 0xe0000-0xfffff";
         if (verbose) {
-                print("acpi: rsdp at %p from %s revision %u oem \"", (const void *) rsdp, from, rsdp->revision);
+                print("acpi: rsdp at %p from %s revision %u oem \"", (const void *) rsdp, from,
+                      rsdp->revision);
                 print_chars(rsdp->oem_id, sizeof(rsdp->oem_id));
                 print("\"\n");
         }

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The benchmark loop, at CPL3: keeps qd requests (virtio-blk) or frames (virtio-net) in flight until
- * count have completed, polling the used ring. Like user-mode.c, everything here lives in the user page and calls nothing outside
- * this file but static inline helpers.
+ * count have completed, polling the used ring. Like user-mode.c, everything here lives in the user page and
+ * calls nothing outside this file but static inline helpers.
  */
 #include "bench.h"
 
-#define CMOS_INDEX          0x70
-#define CMOS_DATA           0x71
-#define SPINS_PER_CLOCK     (1u << 16)
+#define CMOS_INDEX      0x70
+#define CMOS_DATA       0x71
+#define SPINS_PER_CLOCK (1u << 16)
 
 struct bench_job bench_job;
 
@@ -28,7 +28,8 @@ static void submit(struct bench_job *j, uint32_t slot)
         bool write = j->mode == BENCH_RANDWRITE || j->mode == BENCH_SEQWRITE;
 
         if (j->statuses) {
-                /* Field by field: a structure copy could become a call to memcpy(), outside the user page. */
+                /* Field by field: a structure copy could become a call to memcpy(), outside the user page.
+                 */
                 j->reqs[slot].type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
                 j->reqs[slot].sector = next_block(j) * j->sectors_per_io;
                 j->statuses[slot] = BLK_STATUS_UNSET;
@@ -70,7 +71,8 @@ void bench_main(void)
                 bool progress = false, more = false;
 
                 while (j->used->idx != j->last_used) {
-                        uint32_t id = j->used->ring[j->last_used % j->size].id, slot = id / j->descs_per_slot;
+                        uint32_t id = j->used->ring[j->last_used % j->size].id,
+                                 slot = id / j->descs_per_slot;
                         bool valid = id % j->descs_per_slot == 0 && slot < j->qd;
 
                         j->last_used++;

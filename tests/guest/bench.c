@@ -15,7 +15,8 @@ const char *bench_mode_name(enum bench_mode mode)
         return mode < _BENCH_MODE_MAX ? mode_names[mode] : "unknown";
 }
 
-static bool parse_mode(const char *s, size_t n, enum bench_mode first, enum bench_mode last, enum bench_mode *ret)
+static bool parse_mode(const char *s, size_t n, enum bench_mode first, enum bench_mode last,
+                       enum bench_mode *ret)
 {
         for (unsigned m = first; m <= last; m++)
                 if (str_eq_n(s, n, mode_names[m])) {
@@ -25,13 +26,14 @@ static bool parse_mode(const char *s, size_t n, enum bench_mode first, enum benc
         return false;
 }
 
-const char *bench_parse(struct bench_options *o, enum bench_mode first, enum bench_mode last, uint64_t default_bs)
+const char *bench_parse(struct bench_options *o, enum bench_mode first, enum bench_mode last,
+                        uint64_t default_bs)
 {
         const char *v, *end;
         size_t len;
         bool mode = false;
 
-        *o = (struct bench_options) { .qd = 1, .bs = default_bs, .count = 10000 };
+        *o = (struct bench_options){.qd = 1, .bs = default_bs, .count = 10000};
         if (!cmdline_value("bench", &v, &len))
                 return "no bench= on the command line";
         for (end = v + len; v < end;) {
@@ -67,7 +69,7 @@ const char *bench_parse(struct bench_options *o, enum bench_mode first, enum ben
 
 void bench_job_init(struct virtq *vq, const struct bench_options *o, uint32_t descs_per_slot)
 {
-        bench_job = (struct bench_job) {
+        bench_job = (struct bench_job){
                 .avail = vq->avail,
                 .used = vq->used,
                 .notify = vq->notify,
@@ -105,7 +107,8 @@ const char *bench_run(struct virtio_dev *dev, const char *name)
 {
         const struct bench_job *j = &bench_job;
 
-        print("%s: start mode=%s qd=%u bs=%u count=%u\n", name, bench_mode_name(j->mode), j->qd, j->bs, j->count);
+        print("%s: start mode=%s qd=%u bs=%u count=%u\n", name, bench_mode_name(j->mode), j->qd, j->bs,
+              j->count);
         run_at_cpl3(dev);
         print("%s: end completed=%u errors=%u notifications=%lu%s\n", name, j->completed, j->errors,
               j->notifications, j->stalled ? " stalled" : "");

@@ -65,7 +65,8 @@ const char *bench_mode_name(enum bench_mode mode);
  * bench=MODE[,qd=N][,bs=N][,count=N] from the command line, MODE between first and last; qd 1, count
  * 10000 and bs default_bs unless given.
  */
-const char *bench_parse(struct bench_options *o, enum bench_mode first, enum bench_mode last, uint64_t default_bs);
+const char *bench_parse(struct bench_options *o, enum bench_mode first, enum bench_mode last,
+                        uint64_t default_bs);
 /* Fills bench_job with the queue and the options; the caller adds what is particular to its device. */
 void bench_job_init(struct virtq *vq, const struct bench_options *o, uint32_t descs_per_slot);
 /* Runs bench_main() at CPL3 between the lines "<name>: start ..." and "<name>: end ...". */

@@ -28,7 +28,7 @@
 #define SECTOR_SIZE               512
 
 /* The status byte before the device writes it: a device that never writes it shows this. */
-#define BLK_STATUS_UNSET          0xff
+#define BLK_STATUS_UNSET 0xff
 
 struct virtio_blk_req {
         uint32_t type;
@@ -52,10 +52,10 @@ struct blk {
 };
 
 /* The features this driver knows how to use. */
-#define BLK_FEATURES                                                                                  \
-        (VIRTIO_FEATURE(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) |               \
-         VIRTIO_FEATURE(VIRTIO_BLK_F_RO) | VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |                    \
-         VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) | VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD) |                  \
+#define BLK_FEATURES                                                                                        \
+        (VIRTIO_FEATURE(VIRTIO_BLK_F_SIZE_MAX) | VIRTIO_FEATURE(VIRTIO_BLK_F_SEG_MAX) |                     \
+         VIRTIO_FEATURE(VIRTIO_BLK_F_RO) | VIRTIO_FEATURE(VIRTIO_BLK_F_BLK_SIZE) |                          \
+         VIRTIO_FEATURE(VIRTIO_BLK_F_FLUSH) | VIRTIO_FEATURE(VIRTIO_BLK_F_DISCARD) |                        \
          VIRTIO_FEATURE(VIRTIO_BLK_F_WRITE_ZEROES))
 
 /*
@@ -69,6 +69,6 @@ const char *blk_restart(struct blk *b);
  * One request: the header, the n data segments, the status byte. The device's status goes to
  * *ret_status (BLK_STATUS_UNSET if it wrote none). NULL, or why the request did not complete.
  */
-const char *blk_request(struct blk *b, uint32_t type, uint64_t sector, const struct virtq_buf *data, unsigned n,
-                        uint8_t *ret_status);
+const char *blk_request(struct blk *b, uint32_t type, uint64_t sector, const struct virtq_buf *data,
+                        unsigned n, uint8_t *ret_status);
 const char *blk_status_name(uint8_t status);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* PCI configuration access through ECAM and 0xcf8/0xcfc, enumeration of bus 0, BARs and capabilities. */
-#include "acpi.h"
 #include "pci.h"
+#include "acpi.h"
 #include "platform.h"
 
 #define CF8_ADDRESS   0xcf8
@@ -82,14 +82,14 @@ uint64_t pci_ecam_base(void)
 
 static volatile void *ecam_ptr(struct pci_fn f, uint16_t offset)
 {
-        return mmio_ptr(pci.ecam_base + ((uint64_t) f.bus << 20 | (uint64_t) f.slot << 15 |
-                                         (uint64_t) f.fn << 12 | offset));
+        return mmio_ptr(pci.ecam_base +
+                        ((uint64_t) f.bus << 20 | (uint64_t) f.slot << 15 | (uint64_t) f.fn << 12 | offset));
 }
 
 static void cf8_select(struct pci_fn f, uint16_t offset)
 {
-        outl(CF8_ADDRESS, CF8_ENABLE | (uint32_t) f.bus << 16 | (uint32_t) f.slot << 11 | (uint32_t) f.fn << 8 |
-                                  (offset & 0xfc));
+        outl(CF8_ADDRESS, CF8_ENABLE | (uint32_t) f.bus << 16 | (uint32_t) f.slot << 11 |
+                                  (uint32_t) f.fn << 8 | (offset & 0xfc));
 }
 
 uint32_t pci_read_via(enum pci_access access, struct pci_fn f, uint16_t offset, unsigned size)
@@ -149,7 +149,7 @@ void pci_write(struct pci_fn f, uint16_t offset, unsigned size, uint32_t v)
 
 static bool multifunction(unsigned slot)
 {
-        return pci_read((struct pci_fn) { .slot = (uint8_t) slot }, PCI_HEADER_TYPE, 1) & 0x80;
+        return pci_read((struct pci_fn){.slot = (uint8_t) slot}, PCI_HEADER_TYPE, 1) & 0x80;
 }
 
 bool pci_next(struct pci_fn *f, bool first)
@@ -160,7 +160,7 @@ bool pci_next(struct pci_fn *f, bool first)
                 return false;
         for (; slot < 32; slot++, fn = 0) {
                 for (; fn < 8; fn++) {
-                        struct pci_fn c = { .slot = (uint8_t) slot, .fn = (uint8_t) fn };
+                        struct pci_fn c = {.slot = (uint8_t) slot, .fn = (uint8_t) fn};
 
                         /* Functions 1-7 exist only when function 0 exists and says it has several. */
                         if (fn > 0 && !multifunction(slot))
@@ -181,7 +181,8 @@ bool pci_find(uint16_t vendor, uint16_t device, unsigned n, struct pci_fn *ret)
         struct pci_fn f;
 
         for (bool more = pci_next(&f, true); more; more = pci_next(&f, false)) {
-                if (pci_read(f, PCI_VENDOR_ID, 2) == vendor && pci_read(f, PCI_DEVICE_ID, 2) == device && n-- == 0) {
+                if (pci_read(f, PCI_VENDOR_ID, 2) == vendor && pci_read(f, PCI_DEVICE_ID, 2) == device &&
+                    n-- == 0) {
                         *ret = f;
                         return true;
                 }

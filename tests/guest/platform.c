@@ -88,7 +88,7 @@ bool cmdline_is(const char *key, const char *word)
 
 void deadline_start(struct deadline *d, unsigned seconds)
 {
-        *d = (struct deadline) {
+        *d = (struct deadline){
                 .last_second = cmos_read(0),
                 .limit = seconds,
                 .max_checks = seconds * CHECKS_PER_SEC,

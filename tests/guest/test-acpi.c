@@ -4,16 +4,16 @@
 #include "devices.h"
 #include "platform.h"
 
-#define FADT_DSDT             40
-#define FADT_FLAGS            112
-#define FADT_X_DSDT           140
-#define FADT_HW_REDUCED_ACPI  (1u << 20)
+#define FADT_DSDT            40
+#define FADT_FLAGS           112
+#define FADT_X_DSDT          140
+#define FADT_HW_REDUCED_ACPI (1u << 20)
 
-#define MADT_LOCAL_APIC       0
-#define MADT_IO_APIC          1
-#define MADT_LOCAL_X2APIC     9
-#define MADT_ENABLED          1u
-#define MADT_ONLINE_CAPABLE   2u
+#define MADT_LOCAL_APIC      0
+#define MADT_IO_APIC         1
+#define MADT_LOCAL_X2APIC    9
+#define MADT_ENABLED         1u
+#define MADT_ONLINE_CAPABLE  2u
 
 static uint32_t get32(const void *table, size_t offset)
 {
@@ -52,7 +52,8 @@ static const char *check_fadt(const struct acpi_header *fadt)
                 dsdt_pa = get64(fadt, FADT_X_DSDT);
         if (fadt->length >= FADT_FLAGS + 4)
                 flags = get32(fadt, FADT_FLAGS);
-        print("acpi: fadt hardware_reduced=%u dsdt=0x%lx\n", (flags & FADT_HW_REDUCED_ACPI) ? 1 : 0, dsdt_pa);
+        print("acpi: fadt hardware_reduced=%u dsdt=0x%lx\n", (flags & FADT_HW_REDUCED_ACPI) ? 1 : 0,
+              dsdt_pa);
 
         if (dsdt_pa == 0 || dsdt_pa >= (UINT64_C(1) << 32))
                 return "the FADT gives no usable DSDT address";
@@ -66,7 +67,8 @@ static const char *check_fadt(const struct acpi_header *fadt)
 
 static const char *check_madt(const struct acpi_header *madt)
 {
-        const uint8_t *p = (const uint8_t *) madt + sizeof(*madt) + 8, *end = (const uint8_t *) madt + madt->length;
+        const uint8_t *p = (const uint8_t *) madt + sizeof(*madt) + 8,
+                      *end = (const uint8_t *) madt + madt->length;
         unsigned cpus = 0, enabled = 0, ioapics = 0;
         uint64_t expected;
 
@@ -145,8 +147,8 @@ const char *scenario_acpi(void)
                 return r;
 
         if (acpi_mcfg_bus0(&mcfg))
-                print("acpi: mcfg base=0x%lx segment=%u buses=%u-%u\n", mcfg.base, mcfg.segment, mcfg.start_bus,
-                      mcfg.end_bus);
+                print("acpi: mcfg base=0x%lx segment=%u buses=%u-%u\n", mcfg.base, mcfg.segment,
+                      mcfg.start_bus, mcfg.end_bus);
         else
                 print("acpi: no MCFG entry for segment 0 bus 0\n");
         print("acpi: all checksums ok\n");

@@ -7,30 +7,30 @@
 #include "blk.h"
 #include "devices.h"
 
-#define IRQ_VECTOR          0x50
-#define LAPIC_BASE          0xfee00000u
-#define LAPIC_ID            0x020
-#define LAPIC_SVR           0x0f0
-#define MSR_APIC_BASE       0x1b
-#define APIC_BASE_ENABLE    (1u << 11)
-#define APIC_BASE_X2APIC    (1u << 10)
-#define PIC1_DATA           0x21
-#define PIC2_DATA           0xa1
+#define IRQ_VECTOR         0x50
+#define LAPIC_BASE         0xfee00000u
+#define LAPIC_ID           0x020
+#define LAPIC_SVR          0x0f0
+#define MSR_APIC_BASE      0x1b
+#define APIC_BASE_ENABLE   (1u << 11)
+#define APIC_BASE_X2APIC   (1u << 10)
+#define PIC1_DATA          0x21
+#define PIC2_DATA          0xa1
 
-#define MSIX_CONTROL        2
-#define MSIX_TABLE          4
-#define MSIX_PBA            8
-#define MSIX_ENABLE         0x8000
-#define MSIX_FUNCTION_MASK  0x4000
-#define MSIX_ENTRY_SIZE     16
-#define MSIX_ENTRY_ADDR_LO  0
-#define MSIX_ENTRY_ADDR_HI  4
-#define MSIX_ENTRY_DATA     8
-#define MSIX_ENTRY_CONTROL  12
-#define MSIX_ENTRY_MASKED   1
-#define IRQ_SECONDS         5
+#define MSIX_CONTROL       2
+#define MSIX_TABLE         4
+#define MSIX_PBA           8
+#define MSIX_ENABLE        0x8000
+#define MSIX_FUNCTION_MASK 0x4000
+#define MSIX_ENTRY_SIZE    16
+#define MSIX_ENTRY_ADDR_LO 0
+#define MSIX_ENTRY_ADDR_HI 4
+#define MSIX_ENTRY_DATA    8
+#define MSIX_ENTRY_CONTROL 12
+#define MSIX_ENTRY_MASKED  1
+#define IRQ_SECONDS        5
 /* How long no interrupt must come while the vector is masked. */
-#define QUIET_SECONDS       2
+#define QUIET_SECONDS 2
 
 volatile uint32_t msix_irq_count;
 void msix_irq_stub(void);
@@ -98,12 +98,12 @@ static const char *start_request(struct virtq *vq, uint8_t *buf)
 {
         struct virtio_blk_req *req = (void *) (buf + 512);
         struct virtq_buf b[3] = {
-                { req, sizeof(*req), false },
-                { buf, 512, true },
-                { buf + 1024, 1, true },
+                {req, sizeof(*req), false},
+                {buf, 512, true},
+                {buf + 1024, 1, true},
         };
 
-        *req = (struct virtio_blk_req) { .type = VIRTIO_BLK_T_IN };
+        *req = (struct virtio_blk_req){.type = VIRTIO_BLK_T_IN};
         if (dev.type == VIRTIO_ID_RNG ? virtq_add(vq, &b[1], 1) < 0 : virtq_add(vq, b, 3) < 0)
                 return "no free descriptors";
         virtq_kick(vq);
@@ -156,7 +156,8 @@ const char *scenario_msix(void)
                 return r;
         idt_set_gate(IRQ_VECTOR, (uintptr_t) msix_irq_stub, GATE_INTERRUPT_DPL0);
 
-        /* Vector 0 to this CPU, fixed delivery, edge; enabled in the capability before the device uses it. */
+        /* Vector 0 to this CPU, fixed delivery, edge; enabled in the capability before the device uses it.
+         */
         entry = table;
         mmio_write32(entry + MSIX_ENTRY_CONTROL, MSIX_ENTRY_MASKED);
         mmio_write32(entry + MSIX_ENTRY_ADDR_LO, LAPIC_BASE | (uint32_t) apic_id << 12);

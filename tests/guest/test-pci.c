@@ -17,8 +17,11 @@ static const char *print_bars(struct pci_fn f)
                         continue;
                 print("pci: ");
                 pci_print_fn(f);
-                print(" bar %u %s addr=0x%lx size=0x%lx%s\n", i, b.io ? "io" : b.mem64 ? "mem64" : "mem32", b.addr,
-                      b.size, b.prefetchable ? " prefetchable" : "");
+                print(" bar %u %s addr=0x%lx size=0x%lx%s\n", i,
+                      b.io      ? "io"
+                      : b.mem64 ? "mem64"
+                                : "mem32",
+                      b.addr, b.size, b.prefetchable ? " prefetchable" : "");
                 if (b.size & (b.size - 1))
                         return "a BAR size is not a power of two";
                 if (b.addr & (b.size - 1))
@@ -31,7 +34,8 @@ static const char *print_bars(struct pci_fn f)
 static const char *compare_mechanisms(struct pci_fn f)
 {
         for (uint16_t off = 0; off < 256; off += 4) {
-                uint32_t e = pci_read_via(PCI_ACCESS_ECAM, f, off, 4), c = pci_read_via(PCI_ACCESS_CF8, f, off, 4);
+                uint32_t e = pci_read_via(PCI_ACCESS_ECAM, f, off, 4),
+                         c = pci_read_via(PCI_ACCESS_CF8, f, off, 4);
 
                 if (e != c) {
                         print("pci: ");
@@ -58,7 +62,8 @@ static const char *cross_write(struct pci_fn f)
         pci_write(f, PCI_INTERRUPT_LINE, 1, saved);
         print("pci: ");
         pci_print_fn(f);
-        print(" interrupt line written through 0xcf8 reads 0x%02x through ecam, written through ecam reads 0x%02x "
+        print(" interrupt line written through 0xcf8 reads 0x%02x through ecam, written through ecam reads "
+              "0x%02x "
               "through 0xcf8\n",
               e, c);
         if (e != 0x5a || c != 0xa5)
@@ -76,7 +81,8 @@ static uint64_t ram_top(void)
         uint64_t top = 0;
 
         for (unsigned i = 0; i < boot_info.memmap_entries; i++)
-                if (boot_info.memmap[i].type == 1 && boot_info.memmap[i].addr + boot_info.memmap[i].size > top)
+                if (boot_info.memmap[i].type == 1 &&
+                    boot_info.memmap[i].addr + boot_info.memmap[i].size > top)
                         top = boot_info.memmap[i].addr + boot_info.memmap[i].size;
         return top;
 }
@@ -201,7 +207,7 @@ static const char *move_bar(void)
                 uint32_t len;
 
                 bytes = dma_alloc(16, 16);
-                buf = (struct virtq_buf) { bytes, 16, true };
+                buf = (struct virtq_buf){bytes, 16, true};
                 r = virtq_request(&dev.vqs[0], &buf, 1, &len);
                 if (r)
                         return r;

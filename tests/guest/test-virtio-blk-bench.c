@@ -46,13 +46,13 @@ static const char *setup_job(const struct bench_options *o)
         for (uint32_t i = 0; i < j->qd; i++) {
                 uint16_t d = (uint16_t) (3 * i);
 
-                vq->desc[d] = (struct virtq_desc) { (uintptr_t) &j->reqs[i], sizeof(struct virtio_blk_req),
-                                                    VIRTQ_DESC_F_NEXT, (uint16_t) (d + 1) };
-                vq->desc[d + 1] = (struct virtq_desc) { (uintptr_t) bufs + i * o->bs, (uint32_t) o->bs,
-                                                        (uint16_t) ((write ? 0 : VIRTQ_DESC_F_WRITE) |
-                                                                    VIRTQ_DESC_F_NEXT),
-                                                        (uint16_t) (d + 2) };
-                vq->desc[d + 2] = (struct virtq_desc) { (uintptr_t) &j->statuses[i], 1, VIRTQ_DESC_F_WRITE, 0 };
+                vq->desc[d] = (struct virtq_desc){(uintptr_t) &j->reqs[i], sizeof(struct virtio_blk_req),
+                                                  VIRTQ_DESC_F_NEXT, (uint16_t) (d + 1)};
+                vq->desc[d + 1] = (struct virtq_desc){
+                        (uintptr_t) bufs + i * o->bs, (uint32_t) o->bs,
+                        (uint16_t) ((write ? 0 : VIRTQ_DESC_F_WRITE) | VIRTQ_DESC_F_NEXT),
+                        (uint16_t) (d + 2)};
+                vq->desc[d + 2] = (struct virtq_desc){(uintptr_t) &j->statuses[i], 1, VIRTQ_DESC_F_WRITE, 0};
         }
         return NULL;
 }

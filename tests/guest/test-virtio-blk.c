@@ -8,12 +8,12 @@
 #include "devices.h"
 
 /* The seed of every pattern these scenarios write (see check-disk.py). */
-#define BLK_SEED          0x5eed0001u
-#define MIN_SECTORS       64
-#define MULTI_SECTOR      16
-#define ZEROES_SECTOR     32
-#define FLUSH_SECTORS     256
-#define FLUSH_CHUNK       64
+#define BLK_SEED      0x5eed0001u
+#define MIN_SECTORS   64
+#define MULTI_SECTOR  16
+#define ZEROES_SECTOR 32
+#define FLUSH_SECTORS 256
+#define FLUSH_CHUNK   64
 
 static struct blk blk;
 
@@ -43,9 +43,10 @@ static const char *request(const char *what, uint32_t type, uint64_t sector, con
 }
 
 /* A request with one data segment (none when len is 0). */
-static const char *simple(const char *what, uint32_t type, uint64_t sector, void *data, uint32_t len, uint8_t want)
+static const char *simple(const char *what, uint32_t type, uint64_t sector, void *data, uint32_t len,
+                          uint8_t want)
 {
-        struct virtq_buf b = { data, len, type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID };
+        struct virtq_buf b = {data, len, type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID};
 
         return request(what, type, sector, &b, len ? 1 : 0, want);
 }
@@ -56,8 +57,8 @@ static const char *check_data(const uint8_t *data, size_t len, uint32_t seed, ui
 
         if (at == len)
                 return NULL;
-        print("virtio-blk: data differs from the pattern at sector %lu byte %zu\n", sector + at / SECTOR_SIZE,
-              at % SECTOR_SIZE);
+        print("virtio-blk: data differs from the pattern at sector %lu byte %zu\n",
+              sector + at / SECTOR_SIZE, at % SECTOR_SIZE);
         return "data read back differs from what was written";
 }
 
@@ -112,7 +113,7 @@ static const char *print_serial(uint8_t *buf)
  */
 static const char *multi_segment(uint8_t *buf)
 {
-        static const uint32_t sizes[] = { 512, 1024, 2560 };
+        static const uint32_t sizes[] = {512, 1024, 2560};
         struct virtq_buf seg[4];
         unsigned n = blk.seg_max < ELEMENTSOF(sizes) ? blk.seg_max : ELEMENTSOF(sizes);
         uint32_t total = 0;
@@ -120,7 +121,7 @@ static const char *multi_segment(uint8_t *buf)
 
         for (unsigned i = 0; i < n; i++) {
                 /* Apart from each other, so that the device cannot treat them as one. */
-                seg[i] = (struct virtq_buf) { buf + 8192 * (i + 1), sizes[i], false };
+                seg[i] = (struct virtq_buf){buf + 8192 * (i + 1), sizes[i], false};
                 fill_pattern(seg[i].addr, sizes[i], BLK_SEED, MULTI_SECTOR * SECTOR_SIZE + total);
                 total += sizes[i];
         }
@@ -134,7 +135,7 @@ static const char *multi_segment(uint8_t *buf)
 
         n = blk.seg_max < 4 ? blk.seg_max : 4;
         for (unsigned i = 0; i < n; i++) {
-                seg[i] = (struct virtq_buf) { buf + 8192 * (4 - i), 1024, true };
+                seg[i] = (struct virtq_buf){buf + 8192 * (4 - i), 1024, true};
                 memset(seg[i].addr, 0, 1024);
         }
         r = request("multi-segment read", VIRTIO_BLK_T_IN, MULTI_SECTOR, seg, n, VIRTIO_BLK_S_OK);
@@ -173,7 +174,7 @@ static const char *discard_and_zeroes(uint8_t *buf)
         if (!virtio_has(&blk.dev, VIRTIO_BLK_F_DISCARD))
                 print("virtio-blk: discard not offered\n");
         else {
-                *range = (struct virtio_blk_discard_write_zeroes) { .sector = ZEROES_SECTOR, .num_sectors = 8 };
+                *range = (struct virtio_blk_discard_write_zeroes){.sector = ZEROES_SECTOR, .num_sectors = 8};
                 r = simple("discard", VIRTIO_BLK_T_DISCARD, 0, range, sizeof(*range), VIRTIO_BLK_S_OK);
                 if (r)
                         return r;
@@ -186,7 +187,7 @@ static const char *discard_and_zeroes(uint8_t *buf)
         r = write_and_read(buf, ZEROES_SECTOR, 8);
         if (r)
                 return r;
-        *range = (struct virtio_blk_discard_write_zeroes) { .sector = ZEROES_SECTOR, .num_sectors = 8 };
+        *range = (struct virtio_blk_discard_write_zeroes){.sector = ZEROES_SECTOR, .num_sectors = 8};
         r = simple("write-zeroes", VIRTIO_BLK_T_WRITE_ZEROES, 0, range, sizeof(*range), VIRTIO_BLK_S_OK);
         if (r)
                 return r;
@@ -206,7 +207,7 @@ static const char *discard_and_zeroes(uint8_t *buf)
 /* With expect-seed=N the host filled the disk with pattern N: the first and last sectors must show it. */
 static const char *check_host_pattern(uint8_t *buf)
 {
-        uint64_t seed, sectors[2] = { 0, blk.capacity - 1 };
+        uint64_t seed, sectors[2] = {0, blk.capacity - 1};
         const char *r;
 
         if (!cmdline_number("expect-seed", &seed))

@@ -5,19 +5,19 @@
  */
 #include "devices.h"
 
-#define CONSOLE_RX        0
-#define CONSOLE_TX        1
-#define RX_BUFFERS        4
-#define RX_BUFFER_BYTES   128
-#define INPUT_SECONDS     60
-#define CONSOLE_GREETING  "chv-test-guest: hello through virtio-console\n"
+#define CONSOLE_RX       0
+#define CONSOLE_TX       1
+#define RX_BUFFERS       4
+#define RX_BUFFER_BYTES  128
+#define INPUT_SECONDS    60
+#define CONSOLE_GREETING "chv-test-guest: hello through virtio-console\n"
 
 static struct virtio_dev con;
 
 static const char *console_write(const char *text, size_t len)
 {
         uint8_t *buf = dma_alloc(len, 16);
-        struct virtq_buf b = { buf, (uint32_t) len, false };
+        struct virtq_buf b = {buf, (uint32_t) len, false};
 
         if (!buf)
                 return "the DMA arena is exhausted";
@@ -46,7 +46,7 @@ static const char *console_read(char *line, size_t max, size_t *ret_len)
                 }
                 if (len > RX_BUFFER_BYTES)
                         return "the device wrote more than the receive buffer holds";
-                b = (struct virtq_buf) { (void *) (uintptr_t) rx->desc[head].addr, RX_BUFFER_BYTES, true };
+                b = (struct virtq_buf){(void *) (uintptr_t) rx->desc[head].addr, RX_BUFFER_BYTES, true};
                 for (uint32_t i = 0; i < len && n < max; i++)
                         line[n++] = ((const char *) b.addr)[i];
                 /* The buffer goes back for more input. */
@@ -78,7 +78,7 @@ const char *scenario_virtio_console(void)
 
         /* Receive buffers first, so that no input has to wait for them. */
         for (unsigned i = 0; i < RX_BUFFERS; i++) {
-                struct virtq_buf b = { dma_alloc(RX_BUFFER_BYTES, 16), RX_BUFFER_BYTES, true };
+                struct virtq_buf b = {dma_alloc(RX_BUFFER_BYTES, 16), RX_BUFFER_BYTES, true};
 
                 if (!b.addr)
                         return "the DMA arena is exhausted";
@@ -106,7 +106,8 @@ const char *scenario_virtio_console(void)
         if (n < expected_len || memcmp(line, expected, expected_len) != 0)
                 return "the console input is not what console-input= says";
 
-        if ((r = console_write(echo, strlen(echo))) || (r = console_write(line, n)) || (r = console_write("\n", 1)))
+        if ((r = console_write(echo, strlen(echo))) || (r = console_write(line, n)) ||
+            (r = console_write("\n", 1)))
                 return r;
         print("virtio-console: echoed the input\n");
         return virtio_reset(&con);

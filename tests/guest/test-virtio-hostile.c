@@ -13,10 +13,10 @@
 
 #define REACTION_SECONDS 3
 /* An address no RAM and no device of a small guest has: 16 TiB. */
-#define NOWHERE          (UINT64_C(1) << 44)
-#define LONG_CHAIN       2048
-#define GOOD_SECTOR      2
-#define HOSTILE_SEED     0x4057113eu
+#define NOWHERE      (UINT64_C(1) << 44)
+#define LONG_CHAIN   2048
+#define GOOD_SECTOR  2
+#define HOSTILE_SEED 0x4057113eu
 
 struct hostile_case {
         const char *name;
@@ -38,13 +38,13 @@ static struct virtq *blk_vq(void)
 
 static void put_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-        blk_vq()->desc[i] = (struct virtq_desc) { .addr = addr, .len = len, .flags = flags, .next = next };
+        blk_vq()->desc[i] = (struct virtq_desc){.addr = addr, .len = len, .flags = flags, .next = next};
 }
 
 /* A read of sector 0 in descriptors 0-2, except what the case changes afterwards. */
 static void put_read_request(void)
 {
-        *blk.req = (struct virtio_blk_req) { .type = VIRTIO_BLK_T_IN };
+        *blk.req = (struct virtio_blk_req){.type = VIRTIO_BLK_T_IN};
         *blk.status = BLK_STATUS_UNSET;
         put_desc(0, (uintptr_t) blk.req, sizeof(*blk.req), VIRTQ_DESC_F_NEXT, 1);
         put_desc(1, (uintptr_t) data, SECTOR_SIZE, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 2);
@@ -67,7 +67,8 @@ static const char *restart_with(uint64_t extra)
         if (r)
                 return r;
         if ((extra & ~blk.dev.features) != 0)
-                print("virtio-hostile: the device does not offer features 0x%lx\n", extra & ~blk.dev.features);
+                print("virtio-hostile: the device does not offer features 0x%lx\n",
+                      extra & ~blk.dev.features);
         return NULL;
 }
 
@@ -123,13 +124,13 @@ static const char *case_long_chain(const char **ret_reaction)
         r = restart_with(VIRTIO_FEATURE(VIRTIO_F_INDIRECT_DESC));
         if (r)
                 return r;
-        *blk.req = (struct virtio_blk_req) { .type = VIRTIO_BLK_T_IN };
+        *blk.req = (struct virtio_blk_req){.type = VIRTIO_BLK_T_IN};
         *blk.status = BLK_STATUS_UNSET;
-        table[0] = (struct virtq_desc) { (uintptr_t) blk.req, sizeof(*blk.req), VIRTQ_DESC_F_NEXT, 1 };
+        table[0] = (struct virtq_desc){(uintptr_t) blk.req, sizeof(*blk.req), VIRTQ_DESC_F_NEXT, 1};
         for (uint16_t i = 1; i < LONG_CHAIN - 1; i++)
-                table[i] = (struct virtq_desc) { (uintptr_t) data, SECTOR_SIZE,
-                                                 VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, (uint16_t) (i + 1) };
-        table[LONG_CHAIN - 1] = (struct virtq_desc) { (uintptr_t) blk.status, 1, VIRTQ_DESC_F_WRITE, 0 };
+                table[i] = (struct virtq_desc){(uintptr_t) data, SECTOR_SIZE,
+                                               VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, (uint16_t) (i + 1)};
+        table[LONG_CHAIN - 1] = (struct virtq_desc){(uintptr_t) blk.status, 1, VIRTQ_DESC_F_WRITE, 0};
         put_desc(0, (uintptr_t) table, LONG_CHAIN * sizeof(*table), VIRTQ_DESC_F_INDIRECT, 0);
         submit(0);
         return NULL;
@@ -187,7 +188,8 @@ static const char *configure_queue(uint16_t size, uint64_t desc, uint64_t avail,
         if (virtio_get_status(&blk.dev) & VIRTIO_STATUS_NEEDS_RESET)
                 return NULL;
         /* Accepted: a notification must not hang anything either. */
-        notify_off = (uint64_t) virtio_common_read16(&blk.dev, VIRTIO_COMMON_Q_NOFF) * blk.dev.notify_multiplier;
+        notify_off =
+                (uint64_t) virtio_common_read16(&blk.dev, VIRTIO_COMMON_Q_NOFF) * blk.dev.notify_multiplier;
         if (notify_off + 2 <= blk.dev.notify_len)
                 mmio_write16(blk.dev.notify + notify_off, 0);
         sleep_seconds(2);
@@ -265,9 +267,12 @@ static const char *refuse_features(uint64_t features, const char **ret_reaction)
         virtio_set_status(&blk.dev, VIRTIO_STATUS_ACKNOWLEDGE);
         virtio_set_status(&blk.dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
         virtio_write_features(&blk.dev, features);
-        virtio_set_status(&blk.dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-        print("virtio-hostile: features 0x%lx, device_status 0x%02x\n", features, virtio_get_status(&blk.dev));
-        *ret_reaction = virtio_get_status(&blk.dev) & VIRTIO_STATUS_FEATURES_OK ? "accepted" : "features-refused";
+        virtio_set_status(&blk.dev,
+                          VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+        print("virtio-hostile: features 0x%lx, device_status 0x%02x\n", features,
+              virtio_get_status(&blk.dev));
+        *ret_reaction =
+                virtio_get_status(&blk.dev) & VIRTIO_STATUS_FEATURES_OK ? "accepted" : "features-refused";
         return NULL;
 }
 
@@ -289,22 +294,30 @@ static const char *case_unknown_features(const char **ret_reaction)
 }
 
 static const struct hostile_case cases[] = {
-        { "desc-loop", "a descriptor chain that loops", case_desc_loop, { "needs-reset" } },
-        { "desc-addr", "a descriptor pointing outside RAM", case_desc_addr, { "needs-reset" } },
-        { "next-range", "a next index beyond the queue", case_next_range, { "needs-reset" } },
-        { "indirect-len", "an indirect table whose length is not a multiple of 16", case_indirect_len,
-          { "needs-reset" } },
-        { "long-chain", "a chain of 2048 descriptors", case_long_chain, { "needs-reset" } },
-        { "zero-len", "a zero-length descriptor", case_zero_len, { "needs-reset" } },
-        { "avail-jump", "the available index moved by more than the queue size", case_avail_jump,
-          { "needs-reset" } },
-        { "queue-size", "a queue size that is not a power of two", case_queue_size,
-          { "queue-refused", "needs-reset" } },
-        { "rings-outside", "rings outside RAM", case_rings_outside, { "queue-refused", "needs-reset" } },
-        { "notify-early", "a notification before DRIVER_OK", case_notify_early, { "ignored", "needs-reset" } },
-        { "no-version-1", "features without VIRTIO_F_VERSION_1", case_no_version_1, { "features-refused" } },
-        { "unknown-features", "a feature the device does not offer", case_unknown_features,
-          { "features-refused" } },
+        {"desc-loop", "a descriptor chain that loops", case_desc_loop, {"needs-reset"}},
+        {"desc-addr", "a descriptor pointing outside RAM", case_desc_addr, {"needs-reset"}},
+        {"next-range", "a next index beyond the queue", case_next_range, {"needs-reset"}},
+        {"indirect-len",
+         "an indirect table whose length is not a multiple of 16",
+         case_indirect_len,
+         {"needs-reset"}},
+        {"long-chain", "a chain of 2048 descriptors", case_long_chain, {"needs-reset"}},
+        {"zero-len", "a zero-length descriptor", case_zero_len, {"needs-reset"}},
+        {"avail-jump",
+         "the available index moved by more than the queue size",
+         case_avail_jump,
+         {"needs-reset"}},
+        {"queue-size",
+         "a queue size that is not a power of two",
+         case_queue_size,
+         {"queue-refused", "needs-reset"}},
+        {"rings-outside", "rings outside RAM", case_rings_outside, {"queue-refused", "needs-reset"}},
+        {"notify-early", "a notification before DRIVER_OK", case_notify_early, {"ignored", "needs-reset"}},
+        {"no-version-1", "features without VIRTIO_F_VERSION_1", case_no_version_1, {"features-refused"}},
+        {"unknown-features",
+         "a feature the device does not offer",
+         case_unknown_features,
+         {"features-refused"}},
 };
 
 /* Waits for NEEDS_RESET or a used element (a completed chain), or lets the time pass. */
@@ -339,8 +352,8 @@ static bool accepted_by_cmdline(const char *name, const char *reaction)
 
                 while (v < end && *v != ',')
                         v++;
-                if ((size_t) (v - item) == nlen + 1 + rlen && memcmp(item, name, nlen) == 0 && item[nlen] == ':' &&
-                    memcmp(item + nlen + 1, reaction, rlen) == 0)
+                if ((size_t) (v - item) == nlen + 1 + rlen && memcmp(item, name, nlen) == 0 &&
+                    item[nlen] == ':' && memcmp(item + nlen + 1, reaction, rlen) == 0)
                         return true;
                 if (v < end)
                         v++;
@@ -351,7 +364,7 @@ static bool accepted_by_cmdline(const char *name, const char *reaction)
 /* A good write and read back, proving the device works again. */
 static const char *good_request(const char *when)
 {
-        struct virtq_buf b = { data, SECTOR_SIZE, false };
+        struct virtq_buf b = {data, SECTOR_SIZE, false};
         uint8_t status;
         const char *r;
 

@@ -15,21 +15,21 @@
 #define NET_CONFIG_MAC       0
 #define NET_CONFIG_STATUS    6
 /* struct virtio_net_hdr with VERSION_1: num_buffers is always there. */
-#define NET_HDR_BYTES        12
-#define ETH_HLEN             14
-#define ETH_ZLEN             60
-#define ETHERTYPE_TEST       0x88b5
-#define NICS_MAX             2
-#define RX_BUFFERS           8
-#define RX_BUFFER_BYTES      2048
+#define NET_HDR_BYTES   12
+#define ETH_HLEN        14
+#define ETH_ZLEN        60
+#define ETHERTYPE_TEST  0x88b5
+#define NICS_MAX        2
+#define RX_BUFFERS      8
+#define RX_BUFFER_BYTES 2048
 /* The frame is sent again every PING_SECONDS until an answer comes, at most PINGS times. */
-#define PING_SECONDS         2
-#define PINGS                15
-#define PAYLOAD_PREFIX       "chv-test"
-#define ETH_FRAME_MAX        1514
-#define BENCH_BUFFER_BYTES   (6u << 20)
+#define PING_SECONDS       2
+#define PINGS              15
+#define PAYLOAD_PREFIX     "chv-test"
+#define ETH_FRAME_MAX      1514
+#define BENCH_BUFFER_BYTES (6u << 20)
 /* Frames of other types that are shown before they are only counted. */
-#define OTHERS_SHOWN         4
+#define OTHERS_SHOWN 4
 
 struct nic {
         struct virtio_dev dev;
@@ -51,13 +51,16 @@ static const char *nic_start(struct nic *nic, unsigned n)
         r = virtio_attach(&nic->dev, VIRTIO_ID_NET, n);
         if (r)
                 return r;
-        r = virtio_start(&nic->dev, VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS), 2);
+        r = virtio_start(&nic->dev, VIRTIO_FEATURE(VIRTIO_NET_F_MAC) | VIRTIO_FEATURE(VIRTIO_NET_F_STATUS),
+                         2);
         if (r)
                 return r;
         for (unsigned i = 0; i < 6; i++)
                 nic->mac[i] = virtio_has(&nic->dev, VIRTIO_NET_F_MAC)
                                       ? (uint8_t) virtio_config_read(&nic->dev, NET_CONFIG_MAC + i, 1)
-                                      : (uint8_t) (i == 0 ? 0x02 : i == 5 ? n : 0);
+                                      : (uint8_t) (i == 0   ? 0x02
+                                                   : i == 5 ? n
+                                                            : 0);
         print("virtio-net: nic %u ", n);
         pci_print_fn(nic->dev.pci);
         print(" mac=");
@@ -65,10 +68,11 @@ static const char *nic_start(struct nic *nic, unsigned n)
         print(" features=0x%lx\n", nic->dev.features);
         if (virtio_has(&nic->dev, VIRTIO_NET_F_STATUS))
                 print("virtio-net: nic %u link %s\n", n,
-                      virtio_config_read(&nic->dev, NET_CONFIG_STATUS, 2) & VIRTIO_NET_S_LINK_UP ? "up" : "down");
+                      virtio_config_read(&nic->dev, NET_CONFIG_STATUS, 2) & VIRTIO_NET_S_LINK_UP ? "up"
+                                                                                                 : "down");
 
         for (unsigned i = 0; i < RX_BUFFERS; i++) {
-                struct virtq_buf b = { dma_alloc(RX_BUFFER_BYTES, 16), RX_BUFFER_BYTES, true };
+                struct virtq_buf b = {dma_alloc(RX_BUFFER_BYTES, 16), RX_BUFFER_BYTES, true};
 
                 if (!b.addr)
                         return "the DMA arena is exhausted";
@@ -79,7 +83,8 @@ static const char *nic_start(struct nic *nic, unsigned n)
         return NULL;
 }
 
-/* A broadcast frame of type 0x88b5 from the NIC, ETH_ZLEN bytes or more: the payload is text, then zeroes. */
+/* A broadcast frame of type 0x88b5 from the NIC, ETH_ZLEN bytes or more: the payload is text, then zeroes.
+ */
 static void put_frame(const struct nic *nic, uint8_t *frame, size_t len, const char *text)
 {
         memset(frame, 0, len);
@@ -106,8 +111,8 @@ static const char *make_ping(struct nic *nic, struct virtq_buf ret_bufs[2])
                 if (i < 5)
                         *p++ = ':';
         }
-        ret_bufs[0] = (struct virtq_buf) { hdr, NET_HDR_BYTES, false };
-        ret_bufs[1] = (struct virtq_buf) { frame, ETH_ZLEN, false };
+        ret_bufs[0] = (struct virtq_buf){hdr, NET_HDR_BYTES, false};
+        ret_bufs[1] = (struct virtq_buf){frame, ETH_ZLEN, false};
         return NULL;
 }
 
@@ -117,7 +122,8 @@ static bool test_frame(unsigned n, const uint8_t *buf, uint32_t len)
         const uint8_t *frame = buf + NET_HDR_BYTES, *payload = frame + ETH_HLEN;
         size_t plen = 0, max;
 
-        if (len < NET_HDR_BYTES + ETH_HLEN || frame[12] != ETHERTYPE_TEST >> 8 || frame[13] != (ETHERTYPE_TEST & 0xff))
+        if (len < NET_HDR_BYTES + ETH_HLEN || frame[12] != ETHERTYPE_TEST >> 8 ||
+            frame[13] != (ETHERTYPE_TEST & 0xff))
                 return false;
         max = len - NET_HDR_BYTES - ETH_HLEN;
         while (plen < max && payload[plen])
@@ -127,7 +133,8 @@ static bool test_frame(unsigned n, const uint8_t *buf, uint32_t len)
         print(" \"");
         print_chars((const char *) payload, plen);
         print("\"\n");
-        return plen >= strlen(PAYLOAD_PREFIX) && memcmp(payload, PAYLOAD_PREFIX, strlen(PAYLOAD_PREFIX)) == 0;
+        return plen >= strlen(PAYLOAD_PREFIX) &&
+               memcmp(payload, PAYLOAD_PREFIX, strlen(PAYLOAD_PREFIX)) == 0;
 }
 
 /*
@@ -152,7 +159,8 @@ static int receive(unsigned count, unsigned seconds, unsigned *others, const cha
                                 *ret_reason = "the device wrote more than the receive buffer holds";
                                 return -1;
                         }
-                        b = (struct virtq_buf) { (void *) (uintptr_t) rx->desc[head].addr, RX_BUFFER_BYTES, true };
+                        b = (struct virtq_buf){(void *) (uintptr_t) rx->desc[head].addr, RX_BUFFER_BYTES,
+                                               true};
                         if (test_frame(n, b.addr, len))
                                 return 1;
                         if ((*others)++ < OTHERS_SHOWN && len >= NET_HDR_BYTES + ETH_HLEN)
@@ -182,7 +190,8 @@ const char *scenario_virtio_net(void)
         r = pci_init(false);
         if (r)
                 return r;
-        while (count < NICS_MAX && pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE(VIRTIO_ID_NET), count, &f)) {
+        while (count < NICS_MAX &&
+               pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE(VIRTIO_ID_NET), count, &f)) {
                 r = nic_start(&nics[count], count);
                 if (r)
                         return r;
@@ -253,7 +262,7 @@ const char *scenario_virtio_net_bench(void)
 
                 memset(b, 0, NET_HDR_BYTES);
                 put_frame(&nics[0], b + NET_HDR_BYTES, o.bs, PAYLOAD_PREFIX "-guest bench");
-                tx->desc[i] = (struct virtq_desc) { (uintptr_t) b, (uint32_t) (NET_HDR_BYTES + o.bs), 0, 0 };
+                tx->desc[i] = (struct virtq_desc){(uintptr_t) b, (uint32_t) (NET_HDR_BYTES + o.bs), 0, 0};
         }
         return bench_run(&nics[0].dev, "virtio-net-bench");
 }

@@ -18,7 +18,7 @@ const char *rng_start(struct virtio_dev *rng)
 /* Asks for len bytes; the device gives 1..len. */
 static const char *rng_fetch(struct virtio_dev *rng, uint8_t *buf, uint32_t len, uint32_t *ret_got)
 {
-        struct virtq_buf b = { buf, len, true };
+        struct virtq_buf b = {buf, len, true};
         const char *r;
 
         memset(buf, 0, len);

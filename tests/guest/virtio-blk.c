@@ -37,20 +37,20 @@ const char *blk_start(struct blk *b, unsigned n)
         return blk_restart(b);
 }
 
-const char *blk_request(struct blk *b, uint32_t type, uint64_t sector, const struct virtq_buf *data, unsigned n,
-                        uint8_t *ret_status)
+const char *blk_request(struct blk *b, uint32_t type, uint64_t sector, const struct virtq_buf *data,
+                        unsigned n, uint8_t *ret_status)
 {
         struct virtq_buf bufs[BLK_SEGMENTS_MAX + 2];
         const char *r;
 
         if (n > BLK_SEGMENTS_MAX)
                 return "too many segments for the test driver";
-        *b->req = (struct virtio_blk_req) { .type = type, .sector = sector };
+        *b->req = (struct virtio_blk_req){.type = type, .sector = sector};
         *b->status = BLK_STATUS_UNSET;
-        bufs[0] = (struct virtq_buf) { b->req, sizeof(*b->req), false };
+        bufs[0] = (struct virtq_buf){b->req, sizeof(*b->req), false};
         for (unsigned i = 0; i < n; i++)
                 bufs[1 + i] = data[i];
-        bufs[1 + n] = (struct virtq_buf) { b->status, 1, true };
+        bufs[1 + n] = (struct virtq_buf){b->status, 1, true};
         r = virtq_request(&b->dev.vqs[0], bufs, n + 2, NULL);
         if (r)
                 return r;

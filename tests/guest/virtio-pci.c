@@ -120,7 +120,7 @@ const char *virtio_open(struct virtio_dev *dev, struct pci_fn f)
         const char *r;
         uint16_t command;
 
-        *dev = (struct virtio_dev) {
+        *dev = (struct virtio_dev){
                 .pci = f,
                 .type = (uint16_t) (pci_read(f, PCI_DEVICE_ID, 2) - VIRTIO_PCI_DEVICE(0)),
         };
@@ -255,7 +255,8 @@ const char *virtio_negotiate(struct virtio_dev *dev, uint64_t wanted)
         virtio_write_features(dev, dev->features);
         virtio_set_status(dev, ack | VIRTIO_STATUS_FEATURES_OK);
         if (!(virtio_get_status(dev) & VIRTIO_STATUS_FEATURES_OK)) {
-                print("virtio: device refused features 0x%lx (offered 0x%lx)\n", dev->features, dev->offered);
+                print("virtio: device refused features 0x%lx (offered 0x%lx)\n", dev->features,
+                      dev->offered);
                 return "the device cleared FEATURES_OK";
         }
         dev->num_queues = virtio_common_read16(dev, VIRTIO_COMMON_NUMQ);
@@ -287,7 +288,7 @@ const char *virtq_setup(struct virtio_dev *dev, uint16_t index, uint16_t size)
                 n &= (uint16_t) (n - 1);
 
         vq = &dev->vqs[index];
-        *vq = (struct virtq) { .dev = dev, .index = index, .size = n, .num_free = n };
+        *vq = (struct virtq){.dev = dev, .index = index, .size = n, .num_free = n};
         vq->desc = dma_alloc(sizeof(struct virtq_desc) * n, 16);
         vq->avail = dma_alloc(6 + 2u * n, 2);
         vq->used = dma_alloc(6 + 8u * n, 4);
@@ -304,8 +305,8 @@ const char *virtq_setup(struct virtio_dev *dev, uint16_t index, uint16_t size)
         notify_off = virtio_common_read16(dev, VIRTIO_COMMON_Q_NOFF);
         notify_at = (uint64_t) notify_off * dev->notify_multiplier;
         if (notify_at + 2 > dev->notify_len) {
-                print("virtio: queue %u notify offset 0x%lx, notify structure length 0x%x\n", index, notify_at,
-                      dev->notify_len);
+                print("virtio: queue %u notify offset 0x%lx, notify structure length 0x%x\n", index,
+                      notify_at, dev->notify_len);
                 return "a queue's notification address lies outside the notify structure";
         }
         vq->notify = (volatile uint16_t *) (dev->notify + notify_at);
@@ -395,7 +396,7 @@ int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, unsigned n)
         for (unsigned i = 0; i < n; i++) {
                 bool last = i == n - 1;
 
-                vq->desc[d] = (struct virtq_desc) {
+                vq->desc[d] = (struct virtq_desc){
                         .addr = (uintptr_t) bufs[i].addr,
                         .len = bufs[i].len,
                         .flags = (uint16_t) ((bufs[i].write ? VIRTQ_DESC_F_WRITE : 0) |
@@ -439,7 +440,8 @@ bool virtq_get(struct virtq *vq, uint16_t *ret_head, uint32_t *ret_len)
         *ret_head = (uint16_t) e.id;
         *ret_len = e.len;
         if (e.id >= vq->size || vq->chain_len[e.id] == 0) {
-                print("virtio: queue %u: the device returned head %u, which is not in flight\n", vq->index, e.id);
+                print("virtio: queue %u: the device returned head %u, which is not in flight\n", vq->index,
+                      e.id);
                 return true;
         }
         n = vq->chain_len[e.id];

@@ -10,58 +10,58 @@
 #include "pci.h"
 #include "platform.h"
 
-#define VIRTIO_PCI_VENDOR          0x1af4
-#define VIRTIO_PCI_DEVICE(type)    (0x1040 + (type))
+#define VIRTIO_PCI_VENDOR         0x1af4
+#define VIRTIO_PCI_DEVICE(type)   (0x1040 + (type))
 
-#define VIRTIO_ID_NET              1
-#define VIRTIO_ID_BLOCK            2
-#define VIRTIO_ID_CONSOLE          3
-#define VIRTIO_ID_RNG              4
+#define VIRTIO_ID_NET             1
+#define VIRTIO_ID_BLOCK           2
+#define VIRTIO_ID_CONSOLE         3
+#define VIRTIO_ID_RNG             4
 
-#define VIRTIO_STATUS_ACKNOWLEDGE  0x01
-#define VIRTIO_STATUS_DRIVER       0x02
-#define VIRTIO_STATUS_DRIVER_OK    0x04
-#define VIRTIO_STATUS_FEATURES_OK  0x08
-#define VIRTIO_STATUS_NEEDS_RESET  0x40
-#define VIRTIO_STATUS_FAILED       0x80
+#define VIRTIO_STATUS_ACKNOWLEDGE 0x01
+#define VIRTIO_STATUS_DRIVER      0x02
+#define VIRTIO_STATUS_DRIVER_OK   0x04
+#define VIRTIO_STATUS_FEATURES_OK 0x08
+#define VIRTIO_STATUS_NEEDS_RESET 0x40
+#define VIRTIO_STATUS_FAILED      0x80
 
-#define VIRTIO_F_INDIRECT_DESC     28
-#define VIRTIO_F_EVENT_IDX         29
-#define VIRTIO_F_VERSION_1         32
-#define VIRTIO_F_ACCESS_PLATFORM   33
-#define VIRTIO_F_RING_PACKED       34
-#define VIRTIO_FEATURE(bit)        (UINT64_C(1) << (bit))
+#define VIRTIO_F_INDIRECT_DESC    28
+#define VIRTIO_F_EVENT_IDX        29
+#define VIRTIO_F_VERSION_1        32
+#define VIRTIO_F_ACCESS_PLATFORM  33
+#define VIRTIO_F_RING_PACKED      34
+#define VIRTIO_FEATURE(bit)       (UINT64_C(1) << (bit))
 
 /* The common configuration structure (virtio_pci_common_cfg). */
-#define VIRTIO_COMMON_DFSELECT     0x00
-#define VIRTIO_COMMON_DF           0x04
-#define VIRTIO_COMMON_GFSELECT     0x08
-#define VIRTIO_COMMON_GF           0x0c
-#define VIRTIO_COMMON_MSIX         0x10
-#define VIRTIO_COMMON_NUMQ         0x12
-#define VIRTIO_COMMON_STATUS       0x14
+#define VIRTIO_COMMON_DFSELECT      0x00
+#define VIRTIO_COMMON_DF            0x04
+#define VIRTIO_COMMON_GFSELECT      0x08
+#define VIRTIO_COMMON_GF            0x0c
+#define VIRTIO_COMMON_MSIX          0x10
+#define VIRTIO_COMMON_NUMQ          0x12
+#define VIRTIO_COMMON_STATUS        0x14
 #define VIRTIO_COMMON_CFGGENERATION 0x15
-#define VIRTIO_COMMON_Q_SELECT     0x16
-#define VIRTIO_COMMON_Q_SIZE       0x18
-#define VIRTIO_COMMON_Q_MSIX       0x1a
-#define VIRTIO_COMMON_Q_ENABLE     0x1c
-#define VIRTIO_COMMON_Q_NOFF       0x1e
-#define VIRTIO_COMMON_Q_DESC       0x20
-#define VIRTIO_COMMON_Q_AVAIL      0x28
-#define VIRTIO_COMMON_Q_USED       0x30
-#define VIRTIO_COMMON_LEN          0x38
+#define VIRTIO_COMMON_Q_SELECT      0x16
+#define VIRTIO_COMMON_Q_SIZE        0x18
+#define VIRTIO_COMMON_Q_MSIX        0x1a
+#define VIRTIO_COMMON_Q_ENABLE      0x1c
+#define VIRTIO_COMMON_Q_NOFF        0x1e
+#define VIRTIO_COMMON_Q_DESC        0x20
+#define VIRTIO_COMMON_Q_AVAIL       0x28
+#define VIRTIO_COMMON_Q_USED        0x30
+#define VIRTIO_COMMON_LEN           0x38
 
-#define VIRTIO_MSI_NO_VECTOR       0xffff
+#define VIRTIO_MSI_NO_VECTOR        0xffff
 
-#define VIRTQ_DESC_F_NEXT          1
-#define VIRTQ_DESC_F_WRITE         2
-#define VIRTQ_DESC_F_INDIRECT      4
-#define VIRTQ_USED_F_NO_NOTIFY     1
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+#define VIRTQ_DESC_F_NEXT           1
+#define VIRTQ_DESC_F_WRITE          2
+#define VIRTQ_DESC_F_INDIRECT       4
+#define VIRTQ_USED_F_NO_NOTIFY      1
+#define VIRTQ_AVAIL_F_NO_INTERRUPT  1
 
 /* The largest queue this driver sets up, and how many queues of a device it handles. */
-#define VIRTQ_SIZE_MAX             256
-#define VIRTIO_QUEUES_MAX          4
+#define VIRTQ_SIZE_MAX    256
+#define VIRTIO_QUEUES_MAX 4
 
 struct virtq_desc {
         uint64_t addr;

@@ -111,7 +111,8 @@ exec 3<>"$fifo_dir/stdin"
 watch_serial() {
     local sent= pid
     while :; do
-        if [ -n "$input_text" ] && [ -z "$sent" ] && grep -qF -- "$input_text" "$work/serial.out" 2>/dev/null; then
+        if [ -n "$input_text" ] && [ -z "$sent" ] &&
+            grep -qF -- "$input_text" "$work/serial.out" 2>/dev/null; then
             printf '%s\n' "$input_line" >&3
             sent=1
         fi

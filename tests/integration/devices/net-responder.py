@@ -55,7 +55,8 @@ def serve(s, own, deadline, seen):
         payload = frame[14:].split(b"\0", 1)[0]
         seen[0] += 1
         if seen[0] <= SHOWN:
-            print("net-responder: %d bytes from %s: %r" % (len(frame), mac_text(frame[6:12]), payload), flush=True)
+            print("net-responder: %d bytes from %s: %r" % (len(frame), mac_text(frame[6:12]), payload),
+                  flush=True)
         if not payload.startswith(b"chv-test-guest ping"):
             continue
         reply = frame[6:12] + own + ETHERTYPE.to_bytes(2, "big") + b"chv-test-host pong"
