@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <termios.h>
 
+#include "config-file.h"
 #include "log.h"
 #include "parse-util.h"
 #include "vm-config-cli.h"
@@ -26,6 +27,8 @@ enum {
 
 typedef struct Args {
         cJSON *tree;
+        const char *config_file;   /* --config: the whole configuration, no options that make one */
+        const char *config_option; /* the first option that makes part of one */
         int verbosity;
         const char *log_file;
         const char *kvm_path;
@@ -35,7 +38,9 @@ typedef struct Args {
 static void help(void)
 {
         printf("chv-vmm — run one virtual machine on KVM\n\n"
-               "Usage: chv-vmm --kernel PATH [OPTIONS]\n\n"
+               "Usage: chv-vmm --kernel PATH [OPTIONS]\n"
+               "       chv-vmm --config FILE [OPTIONS]\n\n"
+               "  --config FILE             the whole VmConfig as JSON or YAML (.json, .yaml)\n"
                "  --kernel PATH             ELF (PVH or vmlinux) or bzImage to boot\n"
                "  --initramfs PATH          initramfs to load with the kernel\n"
                "  --cmdline STRING          kernel command line\n"
@@ -57,10 +62,30 @@ static void help(void)
                "--no-reboot, 4 stopped by a signal.\n");
 }
 
+/* --config FILE replaces the tree the options would have built; mixing the two is refused. */
+static int parse_config_file(Args *a)
+{
+        char err[512];
+        cJSON *tree;
+        int r;
+
+        if (a->config_option)
+                return log_error_errno(EINVAL, "option '--%s' cannot be combined with --config: put it in \"%s\"",
+                                       a->config_option, a->config_file);
+        r = config_tree_load(a->config_file, &tree, err, sizeof err);
+        if (r == -ENOMEM)
+                return log_error_errno(r, "Out of memory");
+        if (r < 0)
+                return log_error_errno(r, "%s", err);
+        cJSON_Delete(a->tree);
+        a->tree = tree;
+        return 1;
+}
+
 static int parse_args(int argc, char **argv, Args *a)
 {
         enum {
-                ARG_KERNEL = 0x100,
+                ARG_KERNEL = 0x100, /* ARG_KERNEL..ARG_RNG: the options that make the configuration */
                 ARG_INITRAMFS,
                 ARG_CMDLINE,
                 ARG_CPUS,
@@ -70,12 +95,14 @@ static int parse_args(int argc, char **argv, Args *a)
                 ARG_DISK,
                 ARG_NET,
                 ARG_RNG,
+                ARG_CONFIG,
                 ARG_NO_REBOOT,
                 ARG_KVM_DEVICE,
                 ARG_LOG_FILE,
         };
         static const struct option options[] = {
                 { "kernel", required_argument, NULL, ARG_KERNEL },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { "initramfs", required_argument, NULL, ARG_INITRAMFS },
                 { "cmdline", required_argument, NULL, ARG_CMDLINE },
                 { "cpus", required_argument, NULL, ARG_CPUS },
@@ -100,7 +127,13 @@ static int parse_args(int argc, char **argv, Args *a)
                 return log_error_errno(ENOMEM, "Out of memory");
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":vVh", options, NULL)) >= 0) {
+                for (const struct option *o = options; c >= ARG_KERNEL && c <= ARG_RNG && !a->config_option && o->name; o++)
+                        if (o->val == c)
+                                a->config_option = o->name;
                 switch (c) {
+                case ARG_CONFIG:
+                        a->config_file = optarg;
+                        break;
                 case ARG_KERNEL:
                         r = cli_payload_to_json("kernel", optarg, a->tree, err, sizeof err);
                         break;
@@ -165,6 +198,8 @@ static int parse_args(int argc, char **argv, Args *a)
         }
         if (optind < argc)
                 return log_error_errno(EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+        if (a->config_file)
+                return parse_config_file(a);
         return 1;
 }
 
