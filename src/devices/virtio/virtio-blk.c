@@ -259,23 +259,58 @@ static void blk_submit_io(VirtioBlk *b, BlkRequest *req)
         b->queued++;
 }
 
+/* Writes zeroes over [offset, offset + len): for files whose file system cannot zero a range. */
+static int blk_write_zeroes(int fd, uint64_t offset, uint64_t len)
+{
+        static const uint8_t zeroes[64 * 1024] __attribute__((aligned(4096)));
+
+        while (len > 0) {
+                ssize_t n = pwrite(fd, zeroes, (size_t) MIN(len, (uint64_t) sizeof zeroes), (off_t) offset);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? negative_errno() : -EIO;
+                offset += (uint64_t) n;
+                len -= (uint64_t) n;
+        }
+        return 0;
+}
+
+static bool errno_unsupported(int e)
+{
+        return e == EOPNOTSUPP || e == ENOSYS || e == EINVAL;
+}
+
 static int blk_range_op(VirtioBlk *b, uint32_t type, const BlkRange *r)
 {
         uint64_t range[2] = { r->sector << SECTOR_SHIFT, (uint64_t) r->num_sectors << SECTOR_SHIFT };
-        bool unmap = type == VIRTIO_BLK_T_DISCARD || (r->flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+        bool unmap = r->flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
 
-        if (b->block_device) {
-                if (ioctl(b->fd, type == VIRTIO_BLK_T_DISCARD ? BLKDISCARD : BLKZEROOUT, range) < 0)
-                        return negative_errno();
+        if (range[1] == 0)
                 return 0;
-        }
-        if (fallocate(b->fd, FALLOC_FL_KEEP_SIZE | (unmap ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE),
-                      (off_t) range[0], (off_t) range[1]) < 0) {
-                if (type == VIRTIO_BLK_T_DISCARD && errno == EOPNOTSUPP)
+        if (b->block_device) {
+                if (ioctl(b->fd, type == VIRTIO_BLK_T_DISCARD ? BLKDISCARD : BLKZEROOUT, range) == 0)
+                        return 0;
+                if (type == VIRTIO_BLK_T_DISCARD && errno_unsupported(errno))
                         return 0; /* discarding is advice */
                 return negative_errno();
         }
-        return 0;
+        if (type == VIRTIO_BLK_T_DISCARD) {
+                if (fallocate(b->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, (off_t) range[0], (off_t) range[1]) == 0 ||
+                    errno_unsupported(errno))
+                        return 0;
+                return negative_errno();
+        }
+        /* Write zeroes: a hole where the guest allows it, else zeroed blocks, else written zeroes (tmpfs
+         * cannot zero a range, 9p neither). */
+        if (unmap &&
+            fallocate(b->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE, (off_t) range[0], (off_t) range[1]) == 0)
+                return 0;
+        if (fallocate(b->fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_ZERO_RANGE, (off_t) range[0], (off_t) range[1]) == 0)
+                return 0;
+        if (!errno_unsupported(errno))
+                return negative_errno();
+        return blk_write_zeroes(b->fd, range[0], range[1]);
 }
 
 static bool blk_range_ok(const VirtioBlk *b, uint64_t sector, uint64_t sectors)
