@@ -271,7 +271,7 @@ static int scalar_to_json(Converter *c, const yaml_event_t *e, cJSON **ret)
 
 static int on_scalar(Converter *c, const yaml_event_t *e)
 {
-        cJSON *node;
+        cJSON *node = NULL;
         int r;
 
         if (memchr(e->data.scalar.value, 0, e->data.scalar.length))
