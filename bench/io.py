@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""I/O benchmark: chv-vmm's virtio-blk against QEMU's, and both against the host's own limit.
+"""I/O benchmark: chv-vmm's virtio-blk and virtio-net against QEMU's, and the disk against the host's
+own limit.
 
-The test guest's virtio-blk benchmark mode (test=virtio-blk-bench) runs one workload -- random or
-sequential reads or writes of a block size at a queue depth, a given number of requests -- from a
-CPL3 polling loop, between a start line and an end line on its serial port. The VMMs boot it
-alternately (chv, QEMU, then QEMU, chv in the next round, ...) on the same raw image file, and the
-host-native program bench/io-native runs the same workload on that file with io_uring just before.
+The test guest's benchmark modes run one workload from a CPL3 polling loop, between a start line and
+an end line on its serial port: test=virtio-blk-bench, random or sequential reads or writes of a
+block size at a queue depth, a given number of requests; test=virtio-net-bench, frames of a size
+sent to the first NIC, a given number at a time. The VMMs boot it alternately (chv, QEMU, then
+QEMU, chv in the next round, ...) on the same raw image file or the same TAP device; for the disk,
+the host-native program bench/io-native runs the same workload on that file with io_uring just
+before. The guest has no receive mode yet, so the network is measured guest -> TAP only.
 
 Per run, from the VMM's serial output as it arrives:
   * wall time from the arrival of the start line's end to the arrival of the end line's first byte;
@@ -21,13 +24,14 @@ at the normal policy), so that it reads the times and counters as soon as a line
 Subcommands:
   run      inside a host with a usable /dev/kvm, as root: make the image (by default a file on ext4
            on a loop device over a tmpfs file, so that O_DIRECT works: QEMU cache=none, chv
-           direct=on), run the rounds, write the raw samples (--json) after every run;
+           direct=on) and the TAP, run the rounds, write the raw samples (--json) after every run;
   batches  on this machine: run 'run' through tests/kvmhost/run in batches of fresh hosts, stop a
            batch that makes no progress, then report on all of them (bench/run-io-bench);
   report   a Markdown report of one or more --json files of 'run'.
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -47,19 +51,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from boot import MiB, describe_host, parse_size, process_cpu_ns, read_stderr, spawn  # noqa: E402
 
 KiB = 1024
-SCENARIO = "virtio-blk-bench"
-START_MARK = "virtio-blk-bench: start"
-END_MARK = "virtio-blk-bench: end"
 PASS_LINE = "chv-test-guest: result=PASS"
 VCPU_THREAD = re.compile(r"^(vcpu\d+|CPU \d+/KVM)$")
+TAP_NAME = "chvbench0"
+GUEST_MAC = "52:54:00:12:34:01"
 # Kernel modules the emulated KVM host needs for a file system that takes O_DIRECT (tmpfs in its
 # kernel does not).
 KVMHOST_MODULES = "loop ext4 crc32c_generic"
 
 
 class Workload:
-    def __init__(self, name, bench, bs, qd, count, label):
+    def __init__(self, name, device, bench, bs, qd, count, label):
         self.name = name
+        self.device = device  # "blk" or "net"
+        self.scenario = f"virtio-{device}-bench"
         self.bench = bench
         self.bs = bs
         self.qd = qd
@@ -67,7 +72,7 @@ class Workload:
         self.label = label
 
     def cmdline(self):
-        return f"test={SCENARIO} bench={self.bench},qd={self.qd},bs={self.bs},count={self.count}"
+        return f"test={self.scenario} bench={self.bench},qd={self.qd},bs={self.bs},count={self.count}"
 
 
 def workloads(seq_qd, scale):
@@ -76,12 +81,14 @@ def workloads(seq_qd, scale):
         return max(1, int(count * scale))
 
     return [
-        Workload("randread-qd1", "randread", 4 * KiB, 1, n(10000), "4 KiB random read, QD 1"),
-        Workload("randread-qd32", "randread", 4 * KiB, 32, n(40000), "4 KiB random read, QD 32"),
-        Workload("randwrite-qd1", "randwrite", 4 * KiB, 1, n(10000), "4 KiB random write, QD 1"),
-        Workload("randwrite-qd32", "randwrite", 4 * KiB, 32, n(40000), "4 KiB random write, QD 32"),
-        Workload("seqread", "seqread", MiB, seq_qd, n(1000), f"1 MiB sequential read, QD {seq_qd}"),
-        Workload("seqwrite", "seqwrite", MiB, seq_qd, n(1000), f"1 MiB sequential write, QD {seq_qd}"),
+        Workload("randread-qd1", "blk", "randread", 4 * KiB, 1, n(10000), "4 KiB random read, QD 1"),
+        Workload("randread-qd32", "blk", "randread", 4 * KiB, 32, n(40000), "4 KiB random read, QD 32"),
+        Workload("randwrite-qd1", "blk", "randwrite", 4 * KiB, 1, n(10000), "4 KiB random write, QD 1"),
+        Workload("randwrite-qd32", "blk", "randwrite", 4 * KiB, 32, n(40000), "4 KiB random write, QD 32"),
+        Workload("seqread", "blk", "seqread", MiB, seq_qd, n(1000), f"1 MiB sequential read, QD {seq_qd}"),
+        Workload("seqwrite", "blk", "seqwrite", MiB, seq_qd, n(1000), f"1 MiB sequential write, QD {seq_qd}"),
+        Workload("tx-60", "net", "tx", 60, 64, n(400000), "guest -> TAP, 60-byte frames, QD 64"),
+        Workload("tx-1514", "net", "tx", 1514, 64, n(200000), "guest -> TAP, 1514-byte frames, QD 64"),
     ]
 
 
@@ -133,6 +140,27 @@ class Storage:
             subprocess.run(["losetup", "-d", self.loopdev], check=False)
 
 
+class Tap:
+    """A persistent TAP device, up, that both VMMs attach to by name. What they send it, the host's
+    stack drops (frames of an unknown type); its receive counters say how much arrived."""
+
+    def __init__(self, name):
+        self.name = name
+        subprocess.run(["ip", "tuntap", "add", "dev", name, "mode", "tap"], check=True)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+        self.description = f"a TAP device ({name}), up, without an address, attached by name"
+
+    def received(self):
+        def stat(what):
+            with open(f"/sys/class/net/{self.name}/statistics/{what}") as f:
+                return int(f.read())
+
+        return {"packets": stat("rx_packets"), "bytes": stat("rx_bytes"), "dropped": stat("rx_dropped")}
+
+    def close(self):
+        subprocess.run(["ip", "link", "del", self.name], check=False)
+
+
 # --- One run ---------------------------------------------------------------------------------------
 
 def threads_cpu(pid):
@@ -179,7 +207,7 @@ def interval(start, end):
             "threads_ns": others, "threads_ended": len(set(start["threads"]) - set(end["threads"]))}
 
 
-def run_vm(kind, argv, ok_status, boot_timeout, timeout, tmpdir):
+def run_vm(kind, argv, scenario, ok_status, boot_timeout, timeout, tmpdir):
     """Boots the guest, times its benchmark from the start line to the end line and waits for its
     power-off. A sample: ok, the interval's wall and CPU times, the end line. A guest that has not
     started its benchmark boot_timeout seconds after the spawn is killed, and so is one that has not
@@ -215,9 +243,9 @@ def run_vm(kind, argv, ok_status, boot_timeout, timeout, tmpdir):
                 line, _, rest = bytes(partial).partition(b"\n")
                 partial = bytearray(rest)
                 text = line.decode(errors="replace").replace("\r", "")
-                if start is None and text.startswith(START_MARK):
+                if start is None and text.startswith(f"{scenario}: start"):
                     start = snapshot(pid, now)
-                elif start is not None and end is None and text.startswith(END_MARK):
+                elif start is not None and end is None and text.startswith(f"{scenario}: end"):
                     end = pending or snapshot(pid, now)
                     end_line = text
                 pending = None
@@ -283,6 +311,7 @@ def summarize(samples, wls):
                 "vmm_ns_per_op": [per_op(s, "vmm_ns", s["ops"]) for s in runs],
                 "vcpu_ns_per_op": [per_op(s, "vcpu_ns", s["ops"]) for s in runs],
                 "notifications_per_op": [per_op(s.get("guest", {}), "notifications", s["ops"]) for s in runs],
+                "tap_packets_per_op": [per_op(s.get("tap_received", {}), "packets", s["ops"]) for s in runs],
             }
             row[kind] = {"n": len(runs)}
             for key, vals in metrics.items():
@@ -310,6 +339,8 @@ def summarize(samples, wls):
 
 
 def rate_text(w, row):
+    if w.device == "net":
+        return f"{row['iops']['median'] / 1000:.1f} k frames/s, {row['bytes_per_s']['median'] * 8 / 1e6:.0f} Mbit/s"
     if w.bs >= MiB:
         return f"{row['bytes_per_s']['median'] / MiB:.0f} MiB/s"
     return f"{row['iops']['median'] / 1000:.2f} k IOPS"
@@ -377,6 +408,12 @@ def markdown(meta, summary, wls):
         return cells + [f"{v:.2f}" if v is not None else "n/a" for v in n]
 
     table(lines, ["chv-vmm", "QEMU", "notifications, chv", "notifications, QEMU"], wls, summary, threads)
+    tap = {kind: [median(summary.get(w.name, {}), kind, "tap_packets_per_op") for w in wls if w.device == "net"]
+           for kind in ("chv", "qemu")}
+    if any(v is not None for v in tap["chv"] + tap["qemu"]):
+        lines += ["Frames the TAP received per frame the guest sent (medians, per network row): "
+                  + "; ".join(f"{NAMES[k]} " + ", ".join(f"{v:.2f}" if v is not None else "n/a" for v in vals)
+                              for k, vals in tap.items()), ""]
 
     lines += ["Spread (min - max) of the rates over the successful runs:", ""]
 
@@ -422,7 +459,10 @@ def report(meta, summary, wls):
        + f"; {v.get('qemu', '?')}  ")
     w_(f"Host running the VMMs: {h['kvm_description']}; kernel {h['kernel']}; CPU \"{h['cpu_model']}\" x "
        f"{h['cpus']}; {h['memory_bytes'] // MiB if h['memory_bytes'] else '?'} MiB RAM  ")
-    w_(f"Image: {meta['storage']}  ")
+    if meta.get("storage"):
+        w_(f"Disk: {meta['storage']}  ")
+    if meta.get("tap"):
+        w_(f"Network: {meta['tap']}  ")
     w_("Requests per run: " + ", ".join(f"{w.name} {w.count}" for w in wls) + "  ")
     o = meta.get("outer_host")
     if o:
@@ -430,10 +470,10 @@ def report(meta, summary, wls):
            + (", 1-min load during the run {min:.1f} - {max:.1f} (median {median:.1f}, {samples} samples)"
               .format(**o["loadavg_during"]) if o.get("loadavg_during") else ""))
     w_("")
-    w_("Commands (WORKLOAD is e.g. bench=randread,qd=32,bs=4096,count=N):")
+    w_("Commands, for one workload of each device (the others differ in bench=):")
     w_("")
-    for k in KINDS:
-        w_("    " + meta["commands"][k])
+    for command in meta["commands"].values():
+        w_("    " + command)
     w_("")
     w_(markdown(meta, summary, wls))
     return "\n".join(lines)
@@ -487,79 +527,98 @@ def cmd_run(args):
         wls = [w for w in wls if w.name in wanted]
     mem = f"{args.memory // MiB}M"
 
-    with tempfile.TemporaryDirectory(prefix="chv-io-bench.") as tmpdir:
-        storage = Storage(args.storage, args.image_size, tmpdir)
-        try:
-            cache = "none" if storage.direct else "writeback"
+    with tempfile.TemporaryDirectory(prefix="chv-io-bench.") as tmpdir, contextlib.ExitStack() as cleanup:
+        storage = tap = None
+        if any(w.device == "blk" for w in wls):
+            storage = Storage(args.storage, args.image_size, tmpdir)
+            cleanup.callback(storage.close)
+        if any(w.device == "net" for w in wls):
+            tap = Tap(TAP_NAME)
+            cleanup.callback(tap.close)
 
-            def chv_argv(cmdline):
-                return [chv, "--kernel", guest, "--cmdline", cmdline, "--cpus", "boot=1", "--memory", f"size={mem}",
-                        "--serial", "tty", "--console", "off",
-                        "--disk", f"path={storage.path}" + (",direct=on" if storage.direct else "")]
+        def chv_argv(w):
+            if w.device == "blk":
+                dev = ["--disk", f"path={storage.path}" + (",direct=on" if storage.direct else "")]
+            else:
+                dev = ["--net", f"tap={tap.name},mac={GUEST_MAC}"]
+            return [chv, "--kernel", guest, "--cmdline", w.cmdline(), "--cpus", "boot=1", "--memory", f"size={mem}",
+                    "--serial", "tty", "--console", "off"] + dev
 
-            qemu_ram = []
-            if args.qemu_ram == "memfd":
-                qemu_ram = ["-object", f"memory-backend-memfd,id=ram,size={mem}", "-machine", "memory-backend=ram"]
+        qemu_ram = []
+        if args.qemu_ram == "memfd":
+            qemu_ram = ["-object", f"memory-backend-memfd,id=ram,size={mem}", "-machine", "memory-backend=ram"]
 
-            def qemu_argv(cmdline):
-                return [qemu, "-M", "q35", "-accel", "kvm", "-cpu", "host", "-m", mem, "-smp", "1", "-nodefaults",
-                        "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
-                        "-name", "chv-io-bench,debug-threads=on",
-                        "-kernel", guest, "-append", cmdline, "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
-                        "-drive", f"file={storage.path},if=none,id=disk0,format=raw,aio=io_uring,cache={cache}",
-                        "-device", "virtio-blk-pci,disable-legacy=on,drive=disk0"] + qemu_ram
+        def qemu_argv(w):
+            if w.device == "blk":
+                dev = ["-drive", f"file={storage.path},if=none,id=disk0,format=raw,aio=io_uring,"
+                                 f"cache={'none' if storage.direct else 'writeback'}",
+                       "-device", "virtio-blk-pci,disable-legacy=on,drive=disk0"]
+            else:
+                dev = ["-netdev", f"tap,id=net0,ifname={tap.name},script=no,downscript=no,vhost=off",
+                       "-device", f"virtio-net-pci,disable-legacy=on,romfile=,netdev=net0,mac={GUEST_MAC}"]
+            return [qemu, "-M", "q35", "-accel", "kvm", "-cpu", "host", "-m", mem, "-smp", "1", "-nodefaults",
+                    "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
+                    "-name", "chv-io-bench,debug-threads=on", "-kernel", guest, "-append", w.cmdline(),
+                    "-device", "isa-debug-exit,iobase=0xf4,iosize=1"] + dev + qemu_ram
 
-            shown = f"test={SCENARIO} WORKLOAD"
-            meta = {
-                "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                "rounds": args.rounds,
-                "host": describe_host(),
-                "storage": storage.description + (", O_DIRECT: QEMU cache=none, chv-vmm direct=on" if storage.direct
-                                                  else ", no O_DIRECT: QEMU cache=writeback, chv-vmm without direct"),
-                "storage_kind": args.storage,
-                "seq_qd": args.seq_qd,
-                "scale": args.scale,
-                "qemu_ram": args.qemu_ram,
-                "reader": "SCHED_FIFO" if fifo else "SCHED_OTHER",
-                "workloads": [w.name for w in wls],
-                "commands": {"chv": sh(chv_argv(shown)), "qemu": sh(qemu_argv(shown)),
-                             "native": sh([native, "--file", storage.path, "--mode", "MODE", "--bs", "BS", "--qd",
-                                           "QD", "--count", "N"] + (["--direct"] if storage.direct else []))},
-                "versions": {"qemu": os.popen(f"{shlex.quote(qemu)} --version").readline().strip(),
-                             "chv": os.popen(f"{shlex.quote(chv)} --version").readline().strip()},
-                "rounds_done": 0,
-                "complete": False,
-            }
-            samples = []
-            for i in range(-args.warmup, args.rounds):
-                order = [("chv", chv_argv, 0), ("qemu", qemu_argv, 1)]
-                if i % 2:
-                    order.reverse()
-                msg = []
-                for w in wls:
-                    runs = [run_native(native, storage.path, w, storage.direct, args.timeout)]
-                    for kind, argv_of, status in order:
-                        runs.append(run_vm(kind, argv_of(w.cmdline()), status, args.boot_timeout, args.timeout,
-                                           tmpdir))
-                    for s in runs:
-                        s.update(workload=w.name, round=i, warmup=i < 0, ops=w.count)
-                        samples.append(s)
-                        if not s["ok"]:
-                            print(f"io.py: {w.name} {s['vmm']} failed: {json.dumps(s)}", file=sys.stderr)
-                    msg.append(w.name + " " + " ".join(
-                        f"{s['vmm']}={w.count / (s['wall_ns'] / 1e9):.0f}/s" if s["ok"] else f"{s['vmm']}=FAILED"
-                        for s in runs))
-                    write_results(None, args.json, meta, samples, wls)
-                meta["rounds_done"] = i + 1 if i >= 0 else 0
-                print(f"io.py: round {i + 1}/{args.rounds}{' (warm-up)' if i < 0 else ''}: " + "; ".join(msg),
-                      file=sys.stderr, flush=True)
-            meta["complete"] = True
-            meta["host_after"] = describe_host()
-            text = write_results(args.markdown, args.json, meta, samples, wls)
-            if not args.markdown and not args.json:
-                print(text)
-        finally:
-            storage.close()
+        # One workload of each device, for the report.
+        shown = {w.device: w for w in reversed(wls)}
+        commands = {f"{kind} {d}": sh(argv_of(w)) for d, w in sorted(shown.items())
+                    for kind, argv_of in (("chv", chv_argv), ("qemu", qemu_argv))}
+        if storage:
+            commands["native blk"] = sh([native, "--file", storage.path, "--mode", "MODE", "--bs", "BS", "--qd", "QD",
+                                         "--count", "N"] + (["--direct"] if storage.direct else []))
+        meta = {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "rounds": args.rounds,
+            "host": describe_host(),
+            "storage": storage.description + (", O_DIRECT: QEMU cache=none, chv-vmm direct=on" if storage.direct
+                                              else ", no O_DIRECT: QEMU cache=writeback, chv-vmm without direct")
+            if storage else None,
+            "tap": tap.description if tap else None,
+            "storage_kind": args.storage,
+            "seq_qd": args.seq_qd,
+            "scale": args.scale,
+            "qemu_ram": args.qemu_ram,
+            "reader": "SCHED_FIFO" if fifo else "SCHED_OTHER",
+            "workloads": [w.name for w in wls],
+            "commands": commands,
+            "versions": {"qemu": os.popen(f"{shlex.quote(qemu)} --version").readline().strip(),
+                         "chv": os.popen(f"{shlex.quote(chv)} --version").readline().strip()},
+            "rounds_done": 0,
+            "complete": False,
+        }
+        samples = []
+        for i in range(-args.warmup, args.rounds):
+            order = [("chv", chv_argv, 0), ("qemu", qemu_argv, 1)]
+            if i % 2:
+                order.reverse()
+            msg = []
+            for w in wls:
+                runs = [run_native(native, storage.path, w, storage.direct, args.timeout)] if w.device == "blk" else []
+                for kind, argv_of, status in order:
+                    before = tap.received() if w.device == "net" else None
+                    s = run_vm(kind, argv_of(w), w.scenario, status, args.boot_timeout, args.timeout, tmpdir)
+                    if before:
+                        s["tap_received"] = {k: v - before[k] for k, v in tap.received().items()}
+                    runs.append(s)
+                for s in runs:
+                    s.update(workload=w.name, round=i, warmup=i < 0, ops=w.count)
+                    samples.append(s)
+                    if not s["ok"]:
+                        print(f"io.py: {w.name} {s['vmm']} failed: {json.dumps(s)}", file=sys.stderr)
+                msg.append(w.name + " " + " ".join(
+                    f"{s['vmm']}={w.count / (s['wall_ns'] / 1e9):.0f}/s" if s["ok"] else f"{s['vmm']}=FAILED"
+                    for s in runs))
+                write_results(None, args.json, meta, samples, wls)
+            meta["rounds_done"] = i + 1 if i >= 0 else 0
+            print(f"io.py: round {i + 1}/{args.rounds}{' (warm-up)' if i < 0 else ''}: " + "; ".join(msg),
+                  file=sys.stderr, flush=True)
+        meta["complete"] = True
+        meta["host_after"] = describe_host()
+        text = write_results(args.markdown, args.json, meta, samples, wls)
+        if not args.markdown and not args.json:
+            print(text)
     return 1 if meta["failed_runs"] else 0
 
 
@@ -719,7 +778,8 @@ def main():
                         help="where the image lives (default ext4-loop: O_DIRECT, QEMU cache=none)")
     common.add_argument("--image-size", type=parse_size, default=parse_size("256M"), help="image size (default 256M)")
     common.add_argument("--scale", type=float, default=1.0,
-                        help="multiplies the requests per run (10000 at QD 1, 40000 at QD 32, 1000 of 1 MiB)")
+                        help="multiplies the requests per run (4 KiB: 10000 at QD 1, 40000 at QD 32; 1000 of "
+                        "1 MiB; 400000 frames of 60 bytes, 200000 of 1514)")
     common.add_argument("--seq-qd", type=int, default=4, help="queue depth of the 1 MiB runs (default 4)")
     common.add_argument("--qemu-ram", choices=("anon", "memfd"), default="anon",
                         help="QEMU's guest RAM: anonymous memory (its default) or a memfd, as chv-vmm's")
