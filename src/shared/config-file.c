@@ -84,11 +84,9 @@ static int json_parse(const char *text, size_t len, cJSON **ret, char *err, size
                 return -ENOMEM;
         root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, true);
         if (!root) {
+                /* cJSON points at or just after the first byte it could not take. */
                 size_t offset = end && end >= copy && end <= copy + len ? (size_t) (end - copy) : 0;
                 text_position(copy, offset, &line, &column);
-                if (offset >= len)
-                        return errbuf_fail(-EINVAL, err, errlen, "line %zu, column %zu: unexpected end of JSON",
-                                           line, column);
                 return errbuf_fail(-EINVAL, err, errlen, "line %zu, column %zu: not valid JSON", line, column);
         }
         r = json_check_duplicates(root, err, errlen);

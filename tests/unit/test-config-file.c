@@ -213,8 +213,8 @@ Test(config_text, json_errors_name_their_line)
         parse_fails("{\n  \"cpus\": {\"boot_vcpus\": 2,}\n}\n", CONFIG_FORMAT_AUTO,
                     "line 2, column 29: not valid JSON");
         parse_fails("{\"a\": 1} x", CONFIG_FORMAT_JSON, "line 1, column 10: not valid JSON");
-        parse_fails("{\"a\": [1,\n", CONFIG_FORMAT_JSON, "line 2, column 1: unexpected end of JSON");
-        parse_fails("", CONFIG_FORMAT_JSON, "line 1, column 1: unexpected end of JSON");
+        parse_fails("{\"a\": [1,\n", CONFIG_FORMAT_JSON, "line 2, column 1: not valid JSON");
+        parse_fails("", CONFIG_FORMAT_JSON, "line 1, column 1: not valid JSON");
         parse_fails("{\"cpus\": {\"boot_vcpus\": 1, \"max_vcpus\": 2, \"boot_vcpus\": 3}}", CONFIG_FORMAT_JSON,
                     "duplicate key \"boot_vcpus\"");
         parse_fails("[{\"a\": 1, \"a\": 1}]", CONFIG_FORMAT_JSON, "duplicate key \"a\"");

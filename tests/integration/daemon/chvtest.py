@@ -1,0 +1,353 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+What the daemon tests share: a private system-like dbus-daemon that enforces chv's own bus policy
+(dbus/org.cloudhypervisor.conf), chvd on it, and calls through busctl (the replies, as JSON) and
+bus-call (error names, which busctl does not print). Each test is a function; run() runs those
+named on the command line and reports each one.
+
+Environment (set by meson): CHVD, BUS_CALL, CHVCTL, CHV_VMM, CHV_TEST_GUEST, CHV_SOURCE_ROOT.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import xml.etree.ElementTree as ET
+
+SOURCE_ROOT = os.environ.get('CHV_SOURCE_ROOT', os.path.abspath(os.path.join(os.path.dirname(__file__), '../../..')))
+POLICY = os.path.join(SOURCE_ROOT, 'dbus', 'org.cloudhypervisor.conf')
+MANAGER = ('/org/cloudhypervisor', 'org.cloudhypervisor.Manager1')
+VM_IFACE = 'org.cloudhypervisor.VM1'
+SKIP = 77
+
+
+class Skip(Exception):
+    pass
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, what, *details):
+    if not condition:
+        raise Failure(what + ''.join('\n    ' + str(d) for d in details))
+
+
+def check_eq(got, want, what):
+    check(got == want, what, 'got:  %r' % (got,), 'want: %r' % (want,))
+
+
+def wait_for(predicate, what, timeout=20.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise Failure('timed out after %gs waiting for %s' % (timeout, what))
+        time.sleep(interval)
+
+
+def vm_path(name):
+    """sd_bus_path_encode(): every byte that is not [A-Za-z0-9] as _xx."""
+    enc = ''.join(c if c.isascii() and c.isalnum() else '_%02x' % ord(c) for c in name)
+    return '/org/cloudhypervisor/vm/' + (enc or '_')
+
+
+BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path={socket}</listen>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
+  </policy>
+  {policy}
+</busconfig>
+'''
+
+# A bus that lets everyone do everything: what chvd must survive if its policy file is missing.
+OPEN_POLICY = '''<policy context="default">
+    <allow own="org.cloudhypervisor"/>
+    <allow send_destination="org.cloudhypervisor"/>
+  </policy>'''
+
+
+class Env:
+    """A private bus (and the directories of one chvd) in a fresh temporary directory."""
+
+    def __init__(self, open_policy=False):
+        self.dir = tempfile.mkdtemp(prefix='chvd-test.')
+        os.chmod(self.dir, 0o755)  # nobody must reach the bus socket
+        self.socket = os.path.join(self.dir, 'bus')
+        self.state_dir = os.path.join(self.dir, 'state')
+        self.runtime_dir = os.path.join(self.dir, 'run')
+        policy = OPEN_POLICY if open_policy else '<include>%s</include>' % POLICY
+        conf = os.path.join(self.dir, 'bus.conf')
+        with open(conf, 'w') as f:
+            f.write(BUS_CONFIG.format(socket=self.socket, policy=policy))
+        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + self.socket)
+        self.env.pop('NOTIFY_SOCKET', None)
+        self.bus_log = open(os.path.join(self.dir, 'dbus-daemon.log'), 'w')
+        self.bus = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork'],
+                                    stdout=self.bus_log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.socket), 'the bus socket')
+        self.chvd = None
+        self.chvd_log_path = os.path.join(self.dir, 'chvd.log')
+        self.monitors = []
+
+    def start_chvd(self, *extra, user=None, wait=True):
+        args = [os.environ['CHVD'], '--state-dir', self.state_dir, '--runtime-dir', self.runtime_dir,
+                '--log-target', 'console', '-v']
+        if 'CHV_VMM' in os.environ:
+            args += ['--vmm', os.environ['CHV_VMM']]
+        args += list(extra)
+        log = open(self.chvd_log_path, 'a')
+        self.chvd = subprocess.Popen(as_user(user) + args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        log.close()
+        if wait:
+            wait_for(lambda: self.call_ok(*MANAGER, 'Ping', check_alive=True) is not None, 'chvd on the bus')
+        return self.chvd
+
+    def stop_chvd(self):
+        if self.chvd and self.chvd.poll() is None:
+            self.chvd.send_signal(signal.SIGTERM)
+            try:
+                self.chvd.wait(10)
+            except subprocess.TimeoutExpired:
+                self.chvd.kill()
+                self.chvd.wait()
+                raise Failure('chvd did not exit within 10 s of SIGTERM')
+        status = self.chvd.returncode if self.chvd else None
+        self.chvd = None
+        return status
+
+    def chvd_log(self):
+        try:
+            with open(self.chvd_log_path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def close(self):
+        for m in self.monitors:
+            m.stop()
+        try:
+            if self.chvd and self.chvd.poll() is None:
+                self.stop_chvd()
+        finally:
+            if self.chvd and self.chvd.poll() is None:
+                self.chvd.kill()
+            self.bus.terminate()
+            self.bus.wait()
+            self.bus_log.close()
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # Calls.
+
+    def run(self, args, user=None, timeout=60, input=None):
+        return subprocess.run(as_user(user) + args, env=self.env, capture_output=True, text=True, timeout=timeout,
+                              input=input)
+
+    def busctl(self, *args, user=None, timeout=60):
+        """busctl --system --json=short ARGS; returns the parsed JSON, raises Failure on an error."""
+        p = self.run(['busctl', '--system', '--json=short'] + list(args), user=user, timeout=timeout)
+        check(p.returncode == 0, 'busctl %s failed' % ' '.join(args), p.stderr.strip())
+        return json.loads(p.stdout) if p.stdout.strip() else None
+
+    def call(self, path, iface, method, signature=None, *args, user=None, timeout=60):
+        """One call through bus-call: (True, [values]) or (False, (error name, message))."""
+        cmd = [os.environ['BUS_CALL'], '--timeout', str(timeout), path, iface, method]
+        if signature is not None:
+            cmd += [signature] + [a if isinstance(a, str) else json.dumps(a) for a in args]
+        p = self.run(cmd, user=user, timeout=timeout + 10)
+        if p.returncode == 0:
+            return True, json.loads(p.stdout)
+        if p.returncode == 1:
+            e = json.loads(p.stdout)
+            return False, (e['error'], e['message'])
+        raise Failure('bus-call %s failed: %s' % (method, p.stderr.strip()))
+
+    def call_ok(self, path, iface, method, signature=None, *args, user=None, timeout=60, check_alive=False):
+        if check_alive:
+            if self.chvd is not None and self.chvd.poll() is not None:
+                raise Failure('chvd exited with status %d' % self.chvd.returncode, self.chvd_log())
+            ok, v = self.call(path, iface, method, signature, *args, user=user, timeout=2)
+            return v if ok else None
+        ok, v = self.call(path, iface, method, signature, *args, user=user, timeout=timeout)
+        check(ok, '%s%s failed' % (method, tuple(args)), v)
+        return v
+
+    def call_error(self, name, path, iface, method, signature=None, *args, user=None, timeout=60, message=None):
+        """The call must fail with the error name (and a message containing message)."""
+        ok, v = self.call(path, iface, method, signature, *args, user=user, timeout=timeout)
+        check(not ok, '%s%s succeeded, expected %s' % (method, tuple(a[:80] if isinstance(a, str) else a for a in args), name), v)
+        check_eq(v[0], name, 'the error of %s' % method)
+        check(message is None or message in v[1], 'the message of %s lacks %r' % (method, message), v[1])
+        return v[1]
+
+    def create(self, name, config, options=None, user=None):
+        return self.call_ok(*MANAGER, 'CreateVM', 'ssa{sv}', name,
+                            config if isinstance(config, str) else json.dumps(config), options or {}, user=user)[0]
+
+    def list_vms(self):
+        return self.call_ok(*MANAGER, 'ListVMs')[0]
+
+    def prop(self, path, name, iface=VM_IFACE):
+        return self.busctl('get-property', 'org.cloudhypervisor', path, iface, name)['data']
+
+    def info(self, name):
+        return json.loads(self.call_ok(vm_path(name), VM_IFACE, 'Info')[0])
+
+    def state(self, name):
+        return self.prop(vm_path(name), 'State')
+
+    def wait_state(self, name, want, timeout=60):
+        states = want if isinstance(want, (list, tuple)) else [want]
+        wait_for(lambda: self.state(name) in states, 'VM %s in state %s (it is %s)' % (name, '/'.join(states), self.state(name)),
+                 timeout=timeout, interval=0.2)
+
+    def monitor(self):
+        m = Monitor(self)
+        self.monitors.append(m)
+        return m
+
+    def alive(self):
+        """chvd still runs and answers."""
+        check(self.chvd.poll() is None, 'chvd exited with status %s' % self.chvd.returncode, self.chvd_log()[-3000:])
+        v = self.call_ok(*MANAGER, 'Ping')
+        check(v and v[0], 'chvd does not answer Ping')
+
+
+class Monitor:
+    """busctl monitor of everything chvd sends: signals, as parsed JSON messages."""
+
+    def __init__(self, env):
+        self.path = os.path.join(env.dir, 'monitor.%d.json' % len(env.monitors))
+        self.out = open(self.path, 'w')
+        self.proc = subprocess.Popen(['busctl', '--system', '--json=short', 'monitor', 'org.cloudhypervisor'],
+                                     stdout=self.out, stderr=subprocess.DEVNULL, env=env.env)
+        # busctl monitor has no "ready"; a signal of our own through the bus shows it listens.
+        time.sleep(0.5)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        self.out.close()
+
+    def messages(self):
+        msgs = []
+        with open(self.path) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    msgs.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+        return msgs
+
+    def signals(self, member, path=None):
+        return [m for m in self.messages() if m.get('type') == 'signal' and m.get('member') == member
+                and (path is None or m.get('path') == path)]
+
+    def payload(self, m):
+        return m.get('payload', {}).get('data', [])
+
+    def wait_signal(self, member, path=None, match=None, timeout=30):
+        def found():
+            for s in self.signals(member, path):
+                if match is None or match(self.payload(s)):
+                    return s
+            return None
+        return wait_for(found, 'signal %s on %s' % (member, path or 'any path'), timeout=timeout, interval=0.1)
+
+
+def as_user(user):
+    if user is None:
+        return []
+    pw = pwd.getpwnam(user)
+    return ['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--clear-groups']
+
+
+def introspect_interface(xml_text, interface):
+    """The interface element of an introspection document, with blanks stripped, for comparison."""
+    root = ET.fromstring(xml_text)
+    for e in root.iter('interface'):
+        if e.get('name') == interface:
+            return ET.canonicalize(ET.tostring(e, encoding='unicode'), strip_text=True)
+    raise Failure('no interface %s in the introspection data' % interface)
+
+
+def run(tests, needs_root=False):
+    """Runs the test functions named on the command line (all without names). Each gets a fresh Env."""
+    names = sys.argv[1:] or list(tests)
+    if needs_root and os.geteuid() != 0:
+        print('SKIP: these tests need root (they run callers as nobody with setpriv)')
+        sys.exit(SKIP)
+    for tool in ('dbus-daemon', 'busctl'):
+        if not shutil.which(tool):
+            print('SKIP: %s is not installed (tools/install-deps test)' % tool)
+            sys.exit(SKIP)
+    failed = skipped = 0
+    for name in names:
+        fn = tests[name]
+        start = time.monotonic()
+        env = None
+        try:
+            env = Env(**getattr(fn, 'env_args', {}))
+            fn(env)
+            print('ok      %-40s %.1fs' % (name, time.monotonic() - start))
+        except Skip as e:
+            skipped += 1
+            print('skip    %-40s %s' % (name, e))
+        except Exception as e:
+            failed += 1
+            print('FAIL    %-40s %.1fs' % (name, time.monotonic() - start))
+            if isinstance(e, Failure):
+                print('    ' + str(e))
+            else:
+                traceback.print_exc(file=sys.stdout)
+            if env:
+                print('--- chvd log (last 4000 bytes):')
+                print(env.chvd_log()[-4000:])
+        finally:
+            if env:
+                try:
+                    env.close()
+                finally:
+                    env.cleanup()
+        sys.stdout.flush()
+    print('%d test(s), %d failed, %d skipped' % (len(names), failed, skipped))
+    if failed:
+        sys.exit(1)
+    if skipped == len(names):
+        sys.exit(SKIP)
+    sys.exit(0)

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Who may do what: chv's bus policy (dbus/org.cloudhypervisor.conf) as a real dbus-daemon enforces it, and
+chvd's own check behind it, on a bus whose policy lets everyone call everything."""
+
+import json
+import os
+
+from chvtest import MANAGER, VM_IFACE, check, check_eq, run, vm_path
+
+CONFIG = json.dumps({'payload': {'kernel': '/nonexistent/vmlinux'}})
+BUS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied'
+CHV_DENIED = 'org.cloudhypervisor.Error.AccessDenied'
+PROPS = 'org.freedesktop.DBus.Properties'
+
+
+def reads_work(env, user):
+    """Everything that only looks works for user."""
+    path = vm_path('web')
+    check(env.call_ok(*MANAGER, 'Ping', user=user)[0], 'Ping as %s' % user)
+    check_eq([v[0] for v in env.call_ok(*MANAGER, 'ListVMs', user=user)[0]], ['web'], 'ListVMs as %s' % user)
+    check_eq(env.call_ok(*MANAGER, 'GetVM', 's', 'web', user=user), [path], 'GetVM as %s' % user)
+    check_eq(json.loads(env.call_ok(path, VM_IFACE, 'Info', user=user)[0])['name'], 'web', 'Info as %s' % user)
+    check('org.cloudhypervisor.VM1' in env.call_ok(path, 'org.freedesktop.DBus.Introspectable', 'Introspect',
+                                                   user=user)[0], 'Introspect as %s' % user)
+    check_eq(env.call_ok(path, PROPS, 'Get', 'ss', VM_IFACE, 'State', user=user), ['Created'], 'Get as %s' % user)
+    check('Name' in env.call_ok(path, PROPS, 'GetAll', 's', VM_IFACE, user=user)[0], 'GetAll as %s' % user)
+    check(path in env.call_ok(MANAGER[0], 'org.freedesktop.DBus.ObjectManager', 'GetManagedObjects', user=user)[0],
+          'GetManagedObjects as %s' % user)
+    env.call_ok(path, 'org.freedesktop.DBus.Peer', 'Ping', user=user)
+    # And busctl, as a user would run it.
+    p = env.run(['busctl', '--system', 'call', 'org.cloudhypervisor', path, VM_IFACE, 'Info'], user=user)
+    check(p.returncode == 0 and '"name":"web"' in p.stdout.replace('\\"', '"'), 'busctl Info as %s' % user, p.stderr)
+
+
+def test_policy_allows_reads(env):
+    env.start_chvd()
+    env.create('web', CONFIG)
+    reads_work(env, 'nobody')
+
+
+def test_policy_refuses_changes(env):
+    env.start_chvd()
+    env.create('web', CONFIG)
+    path = vm_path('web')
+    env.call_error(BUS_DENIED, *MANAGER, 'CreateVM', 'ssa{sv}', 'db', CONFIG, {}, user='nobody')
+    env.call_error(BUS_DENIED, path, VM_IFACE, 'Delete', user='nobody')
+    env.call_error(BUS_DENIED, path, PROPS, 'Set', 'ssv', VM_IFACE, 'Name', '"x"', user='nobody')
+    p = env.run(['busctl', '--system', 'call', 'org.cloudhypervisor', path, VM_IFACE, 'Delete'], user='nobody')
+    check(p.returncode != 0 and 'Access denied' in p.stderr, 'busctl Delete as nobody', p.stdout, p.stderr)
+    check_eq([v[0] for v in env.list_vms()], ['web'], 'the VMs after refused calls')
+    check_eq(sorted(os.listdir(os.path.join(env.state_dir, 'vms'))), ['web.json'], 'the definitions')
+    env.alive()
+
+
+def test_policy_refuses_the_name(env):
+    """Only root owns org.cloudhypervisor: chvd run by anyone else says so and exits."""
+    for d in (env.state_dir, env.runtime_dir):
+        os.makedirs(d, exist_ok=True)
+        os.chown(d, 65534, 65534)
+    chvd = env.start_chvd(user='nobody', wait=False)
+    check_eq(chvd.wait(20), 1, 'the exit status of chvd as nobody')
+    log = env.chvd_log()
+    check('Cannot own the name org.cloudhypervisor on the bus' in log, 'chvd does not say why it exits', log)
+    env.chvd = None
+
+
+def test_chvd_checks_callers_itself(env):
+    """On a bus that lets everyone call everything, chvd still refuses changes to anyone but root."""
+    env.start_chvd()
+    env.create('web', CONFIG)
+    path = vm_path('web')
+    msg = env.call_error(CHV_DENIED, *MANAGER, 'CreateVM', 'ssa{sv}', 'db', CONFIG, {}, user='nobody')
+    check('Creating a VM is for root only' in msg, 'the message of AccessDenied', msg)
+    env.call_error(CHV_DENIED, path, VM_IFACE, 'Delete', user='nobody', message='Deleting a VM is for root only')
+    check_eq([v[0] for v in env.list_vms()], ['web'], 'the VMs after refused calls')
+    reads_work(env, 'nobody')
+    env.alive()
+
+
+test_chvd_checks_callers_itself.env_args = {'open_policy': True}
+
+TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith('test_')}
+
+if __name__ == '__main__':
+    run(TESTS, needs_root=True)
