@@ -5,6 +5,7 @@
 
 #include "file-util.h"
 #include "manager.h"
+#include "scope.h"
 
 void manager_config_done(ManagerConfig *c)
 {
@@ -199,6 +200,9 @@ int manager_connect_bus(Manager *m)
         r = sd_bus_add_object_manager(m->bus, NULL, CHV_MANAGER_PATH);
         if (r < 0)
                 return log_error_errno(r, "Cannot add the object manager: %m");
+        r = scope_watch_jobs(m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch systemd's jobs: %m");
         r = sd_bus_request_name_async(m->bus, NULL, CHV_BUS_NAME, 0, on_name_acquired, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot request the name %s: %m", CHV_BUS_NAME);

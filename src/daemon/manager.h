@@ -28,6 +28,7 @@ typedef struct Manager {
         sd_bus *bus;
         Vm *vms;                /* a list, in the order of creation */
         size_t n_vms;
+        bool told_no_scope;     /* "no systemd manager on the bus" is said once */
 } Manager;
 
 int manager_new(ManagerConfig *config, Manager **ret);  /* takes config */
@@ -57,6 +58,9 @@ int vm_object_find(sd_bus *bus, const char *path, const char *interface, void *u
                    sd_bus_error *error);
 /* Cloud Hypervisor's event-monitor events: source "vm", event "booted", properties a JSON object or NULL. */
 int vm_send_event(Vm *vm, const char *source, const char *event, const char *properties_json);
+/* Answers the pending Boot or Reboot (failure NULL: it runs), or Shutdown. */
+void vm_finish_boot(Vm *vm, const char *failure);
+void vm_finish_stop(Vm *vm);
 /* Emits PropertiesChanged for the NULL-terminated list of properties. */
 int vm_send_changed(Vm *vm, const char *property, ...) __attribute__((sentinel));
 int vm_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);

@@ -4,6 +4,7 @@
 #include "bus-util.h"
 #include "manager.h"
 #include "vm.h"
+#include "worker.h"
 
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error)
@@ -89,6 +90,134 @@ static int bus_vm_method_delete(sd_bus_message *msg, void *userdata, sd_bus_erro
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+void vm_finish_boot(Vm *vm, const char *failure)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = TAKE_PTR(vm->boot_call);
+        int r;
+
+        if (!call)
+                return;
+        if (failure)
+                r = sd_bus_reply_method_errorf(call, CHV_ERROR_BOOT_FAILED, "VM %s did not boot: %s", vm->name,
+                                               failure);
+        else
+                r = sd_bus_reply_method_return(call, NULL);
+        if (r < 0)
+                log_vm_errno(vm, LOG_WARNING, r, "Cannot answer %s, ignoring: %m", sd_bus_message_get_member(call));
+}
+
+void vm_finish_stop(Vm *vm)
+{
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = TAKE_PTR(vm->stop_call);
+        int r;
+
+        if (!call)
+                return;
+        r = sd_bus_reply_method_return(call, NULL);
+        if (r < 0)
+                log_vm_errno(vm, LOG_WARNING, r, "Cannot answer Shutdown, ignoring: %m");
+}
+
+/* The methods that act on a running guest want it Running; anything else gets a word on what to do. */
+static int vm_check_running(Vm *vm, sd_bus_error *error)
+{
+        switch (vm->state) {
+        case VM_RUNNING:
+                return 0;
+        case VM_STARTING:
+                return vm_error_state(vm, error, "wait until it runs");
+        case VM_STOPPING:
+                return vm_error_state(vm, error, "it is shutting down; boot it again once it is Shutdown");
+        default:
+                return vm_error_state(vm, error, "boot it first");
+        }
+}
+
+static int bus_vm_method_boot(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Vm *vm = userdata;
+        char err[512];
+        int r;
+
+        r = bus_check_privileged(msg, "Booting a VM", error);
+        if (r < 0)
+                return r;
+        if (vm->state == VM_STARTING)
+                return vm_error_state(vm, error, "it is booting already");
+        if (!vm_state_is_inactive(vm->state))
+                return vm_error_state(vm, error, "it runs already; shut it down first to boot it afresh");
+        r = vm_boot(vm, err, sizeof err);
+        if (r < 0)
+                return sd_bus_error_setf(error, CHV_ERROR_BOOT_FAILED, "VM %s did not boot: %s", vm->name, err);
+        vm->boot_call = sd_bus_message_ref(msg);
+        return 1;
+}
+
+/*
+ * Shutdown, Reboot and PowerButton: root only, a Running VM, then the action; the reply goes now, or,
+ * with deferred, when the action is done.
+ */
+static int bus_vm_act_on_running(sd_bus_message *msg, Vm *vm, sd_bus_error *error, const char *what,
+                                 int (*action)(Vm *vm), sd_bus_message **deferred)
+{
+        int r;
+
+        r = bus_check_privileged(msg, what, error);
+        if (r < 0)
+                return r;
+        r = vm_check_running(vm, error);
+        if (r < 0)
+                return r;
+        r = action(vm);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "%s (VM %s) failed: %m", what, vm->name);
+        if (!deferred)
+                return sd_bus_reply_method_return(msg, NULL);
+        *deferred = sd_bus_message_ref(msg);
+        return 1;
+}
+
+static int bus_vm_method_shutdown(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Vm *vm = userdata;
+        return bus_vm_act_on_running(msg, vm, error, "Shutting down a VM", vm_shutdown, &vm->stop_call);
+}
+
+static int bus_vm_method_reboot(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        Vm *vm = userdata;
+        return bus_vm_act_on_running(msg, vm, error, "Rebooting a VM", vm_reboot, &vm->boot_call);
+}
+
+static int bus_vm_method_power_button(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        return bus_vm_act_on_running(msg, userdata, error, "Pressing the power button of a VM", vm_power_button,
+                                     NULL);
+}
+
+static int bus_vm_method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_close_ int fd = -EBADF;
+        Vm *vm = userdata;
+        int r;
+
+        /* The console is the guest's input too: not for everyone. */
+        r = bus_check_privileged(msg, "Opening the console of a VM", error);
+        if (r < 0)
+                return r;
+        if (vm->state != VM_STARTING && vm->state != VM_RUNNING)
+                return vm_error_state(vm, error, "boot it first");
+        fd = worker_open_console(vm->worker);
+        if (fd == -ENXIO)
+                return sd_bus_error_setf(error, CHV_ERROR_INVALID_CONFIG,
+                                         "VM %s has no console: its serial port and console are Off or Null; "
+                                         "give serial (or console) the mode Tty or File",
+                                         vm->name);
+        if (fd < 0)
+                return sd_bus_error_set_errnof(error, fd, "Cannot open the console of VM %s: %m", vm->name);
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
 const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Name", "s", NULL, offsetof(Vm, name), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -97,8 +226,18 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_PROPERTY("Config", "s", NULL, offsetof(Vm, config_json), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Unit", "s", property_get_unit, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MainPID", "u", property_get_main_pid, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Boot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_boot,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_shutdown,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_reboot,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PowerButton", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_power_button,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Info", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", info), bus_vm_method_info,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_NO_ARGS, SD_BUS_RESULT("h", console),
+                                bus_vm_method_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Delete", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_delete,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Event", SD_BUS_ARGS("s", source, "s", event, "s", properties), 0),

@@ -9,8 +9,10 @@
 #include "errbuf.h"
 #include "file-util.h"
 #include "manager.h"
+#include "scope.h"
 #include "vm-config.h"
 #include "vm.h"
+#include "worker.h"
 
 static const char *const vm_state_table[_VM_STATE_MAX] = {
         [VM_CREATED] = "Created",   [VM_STARTING] = "Starting", [VM_RUNNING] = "Running",
@@ -170,6 +172,11 @@ Vm *vm_free(Vm *vm)
 {
         if (!vm)
                 return NULL;
+        /* A running worker is left to run: a chvd that restarts must not take the VMs down. */
+        worker_free(vm->worker);
+        sd_bus_message_unref(vm->boot_call);
+        sd_bus_message_unref(vm->stop_call);
+        free(vm->abort_reason);
         free(vm->name);
         free(vm->uuid);
         free(vm->path);
@@ -308,4 +315,183 @@ char *vm_info_json(Vm *vm)
 out:
         cJSON_Delete(info);
         return text;
+}
+
+static void vm_set_failure(Vm *vm, const char *why)
+{
+        char *s = why ? strdup(why) : NULL;
+
+        free(vm->failure);
+        vm->failure = s;
+}
+
+static void vm_set_worker_gone(Vm *vm)
+{
+        vm->worker = worker_free(vm->worker);
+        vm->main_pid = 0;
+        free(vm->unit);
+        vm->unit = NULL;
+        (void) vm_send_changed(vm, "MainPID", "Unit", NULL);
+}
+
+/* The VM ended in an error: Failed, with the reason in Info and in the journal. */
+static void vm_fail(Vm *vm, const char *why)
+{
+        vm_set_failure(vm, why);
+        log_vm_full_errno_id(vm, CHV_MESSAGE_VM_FAILED, LOG_ERR, 0, "Failed: %s", why);
+        vm_set_state(vm, VM_FAILED);
+}
+
+int vm_boot(Vm *vm, char *err, size_t errlen)
+{
+        int r;
+
+        assert(!vm->worker);
+        r = worker_new(vm, &vm->worker, err, errlen);
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        snprintf(err, errlen, "out of memory");
+                vm_fail(vm, err);
+                return r;
+        }
+        vm->main_pid = vm->worker->pid;
+        vm_set_failure(vm, NULL);
+        (void) vm_send_changed(vm, "MainPID", NULL);
+        vm_set_state(vm, VM_STARTING);
+        if (!vm->rebooting)
+                (void) vm_send_event(vm, "vm", "booting", NULL);
+        log_vm(vm, LOG_INFO, "Starting chv-vmm (PID %d).", vm->main_pid);
+
+        r = scope_start(vm);
+        if (r < 0)
+                scope_fail_errno(vm, r, "cannot ask for the scope");
+        return 0;
+}
+
+/* Gives up a boot under way: the worker, still waiting, exits, and its exit reports why. */
+static void vm_abort_boot(Vm *vm, const char *why)
+{
+        free(vm->abort_reason);
+        vm->abort_reason = strdup(why);
+        vm->worker->go_fd = safe_close(vm->worker->go_fd);
+        (void) worker_kill(vm->worker, SIGKILL);
+}
+
+void vm_on_scope_done(Vm *vm, const char *unit, const sd_bus_error *error)
+{
+        Manager *m = vm->manager;
+        char why[512];
+        int r;
+
+        if (!vm->worker)
+                return;
+        if (error && scope_error_means_no_manager(error)) {
+                if (!m->told_no_scope)
+                        log_notice("No systemd manager on the bus (%s): VMs run without a scope of their own, in "
+                                   "chvd's cgroup%s.",
+                                   error->message, m->config.require_scope ? "; --require-scope refuses that" : "");
+                m->told_no_scope = true;
+                if (m->config.require_scope) {
+                        vm_abort_boot(vm, "no systemd manager on the bus makes its scope, and chvd was started with "
+                                          "--require-scope: start chvd under systemd, or without --require-scope");
+                        return;
+                }
+        } else if (error) {
+                _cleanup_free_ char *name = NULL;
+                (void) scope_unit_name(vm->name, &name);
+                snprintf(why, sizeof why, "cannot start %s: %s", strna(name), error->message);
+                vm_abort_boot(vm, why);
+                return;
+        } else {
+                free(vm->unit);
+                vm->unit = strdup(unit);
+                (void) vm_send_changed(vm, "Unit", NULL);
+                log_vm(vm, LOG_DEBUG, "In %s.", unit);
+        }
+        r = worker_release(vm->worker);
+        if (r < 0) {
+                snprintf(why, sizeof why, "cannot let the worker start: %s", strerror(-r));
+                vm_abort_boot(vm, why);
+        }
+}
+
+void vm_on_worker_ready(Vm *vm)
+{
+        bool rebooted = vm->rebooting;
+
+        vm->rebooting = false;
+        vm_set_state(vm, VM_RUNNING);
+        log_vm_full_errno_id(vm, CHV_MESSAGE_VM_STARTED, LOG_INFO, 0, "Running%s (chv-vmm PID %d%s%s).",
+                             rebooted ? " again" : "", vm->main_pid, vm->unit ? ", " : "", vm->unit ?: "");
+        (void) vm_send_event(vm, "vm", rebooted ? "rebooted" : "booted", NULL);
+        vm_finish_boot(vm, NULL);
+}
+
+void vm_on_worker_exit(Vm *vm, const siginfo_t *si)
+{
+        _cleanup_free_ char *why = NULL;
+        bool ready = vm->worker->ready;
+        bool clean = si->si_code == CLD_EXITED && (si->si_status == 0 || si->si_status == 3 || si->si_status == 4);
+        char err[512];
+
+        why = vm->abort_reason ? TAKE_PTR(vm->abort_reason) : worker_describe_exit(vm->worker, si);
+        if (!why)
+                why = strdup("out of memory");
+        vm_set_worker_gone(vm);
+
+        if (!ready) {
+                /* The guest never ran: the Boot (or Reboot) that waits for it fails. */
+                vm->rebooting = false;
+                vm_fail(vm, strna(why));
+                vm_finish_boot(vm, why);
+                return;
+        }
+        if (vm->rebooting) {
+                log_vm(vm, LOG_INFO, "Stopped to reboot: %s.", strna(why));
+                if (vm_boot(vm, err, sizeof err) < 0) {
+                        vm->rebooting = false;
+                        vm_finish_boot(vm, err);
+                }
+                return;
+        }
+        if (vm->stopping || clean) {
+                vm->stopping = false;
+                log_vm_full_errno_id(vm, CHV_MESSAGE_VM_STOPPED, LOG_INFO, 0, "Shut down: %s.", strna(why));
+                vm_set_state(vm, VM_SHUTDOWN);
+                (void) vm_send_event(vm, "vm", "shutdown", NULL);
+                vm_finish_stop(vm);
+                return;
+        }
+        vm_fail(vm, strna(why));
+}
+
+int vm_shutdown(Vm *vm)
+{
+        int r;
+
+        r = worker_stop(vm->worker, vm->manager->config.stop_timeout_usec);
+        if (r < 0)
+                return r;
+        vm->stopping = true;
+        vm_set_state(vm, VM_STOPPING);
+        return 0;
+}
+
+int vm_reboot(Vm *vm)
+{
+        int r;
+
+        r = worker_stop(vm->worker, vm->manager->config.stop_timeout_usec);
+        if (r < 0)
+                return r;
+        vm->rebooting = true;
+        vm_set_state(vm, VM_STOPPING);
+        (void) vm_send_event(vm, "vm", "rebooting", NULL);
+        return 0;
+}
+
+int vm_power_button(Vm *vm)
+{
+        log_vm(vm, LOG_INFO, "Pressing the power button.");
+        return worker_kill(vm->worker, SIGUSR2);
 }

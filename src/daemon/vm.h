@@ -2,12 +2,15 @@
 #pragma once
 
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include "daemon-log.h"
 #include "macro.h"
 
 typedef struct Manager Manager;
+typedef struct Worker Worker;
 
 /*
  * What a VM is doing. Cloud Hypervisor's states (Created, Running, Shutdown) plus the ones a VM with
@@ -52,6 +55,13 @@ typedef struct Vm {
         char *failure;          /* why the VM is Failed */
         char *unit;             /* the scope the worker runs in, if any */
         pid_t main_pid;         /* the worker */
+
+        Worker *worker;         /* while Starting, Running, Stopping */
+        sd_bus_message *boot_call;      /* Boot or Reboot, answered once the guest runs */
+        sd_bus_message *stop_call;      /* Shutdown, answered once the worker is gone */
+        bool stopping;          /* the worker was asked to stop for good */
+        bool rebooting;         /* ... to start again */
+        char *abort_reason;     /* why chvd gave up a boot it had begun */
 } Vm;
 
 /*
@@ -79,6 +89,21 @@ int vm_load(Manager *m, const char *path, Vm **ret);
 
 /* Changes the state and tells the bus (PropertiesChanged). */
 void vm_set_state(Vm *vm, VmState state);
+
+/*
+ * The lifecycle. The bus methods check the state first; these do the work. vm_boot() starts a worker
+ * (Starting) and returns; the guest runs (Running) when the worker says READY=1. On failure they return
+ * a negative errno with the reason in err, and the VM is Failed.
+ */
+int vm_boot(Vm *vm, char *err, size_t errlen);
+int vm_shutdown(Vm *vm);        /* SIGTERM, then SIGKILL after the stop timeout: Stopping, then Shutdown */
+int vm_reboot(Vm *vm);          /* a new worker once the old one is gone */
+int vm_power_button(Vm *vm);    /* SIGUSR2: the guest decides */
+
+/* What the worker and its scope report. */
+void vm_on_worker_ready(Vm *vm);
+void vm_on_worker_exit(Vm *vm, const siginfo_t *si);
+void vm_on_scope_done(Vm *vm, const char *unit, const sd_bus_error *error);
 
 /* Cloud Hypervisor's VmInfo: config, state, memory_actual_size, and chv's name, uuid, failure, unit. */
 char *vm_info_json(Vm *vm);

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 
 #include "config-file.h"
@@ -58,6 +60,7 @@ static void help(void)
                "  -V, --version             print the version\n"
                "  -h, --help                this help\n\n"
                "SIGUSR2 presses the ACPI power button; SIGTERM, SIGINT and SIGHUP stop the VM.\n"
+               "With NOTIFY_SOCKET set, READY=1 goes there once the guest runs (sd_notify(3)).\n"
                "Exit status: 0 guest powered off, 1 error, 2 guest crashed, 3 guest reset with\n"
                "--no-reboot, 4 stopped by a signal.\n");
 }
@@ -333,6 +336,30 @@ static int open_console(const ConsoleConfig *c, const char *what, ConsoleFds *f)
 }
 
 /*
+ * sd_notify(3)'s protocol, which is all chv-vmm needs of it: "READY=1" on the datagram socket that
+ * NOTIFY_SOCKET names, once the guest runs. chvd waits for it to answer Boot; a Type=notify unit would
+ * too. Without NOTIFY_SOCKET nothing happens.
+ */
+static void notify_ready(void)
+{
+        static const char ready[] = "READY=1";
+        const char *path = getenv("NOTIFY_SOCKET");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        size_t len;
+
+        if (!path || (path[0] != '/' && path[0] != '@') || (len = strlen(path)) >= sizeof sa.sun_path)
+                return;
+        memcpy(sa.sun_path, path, len);
+        if (sa.sun_path[0] == '@')
+                sa.sun_path[0] = 0; /* the abstract namespace */
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || sendto(fd, ready, sizeof ready - 1, MSG_NOSIGNAL, (struct sockaddr *) &sa,
+                             (socklen_t) (offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+                log_debug("Cannot notify %s: %m", path);
+}
+
+/*
  * The main thread's loop: plain epoll over three descriptors (the VM's request eventfd, a signalfd, the
  * serial input), which keeps chv-vmm free of any event library and small.
  */
@@ -497,6 +524,7 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_s
                 return log_error_errno(r, "%s", err);
         }
         *ret_started = true;
+        notify_ready();
         log_info("Booting %s through the %s entry at 0x%" PRIx64 " with %" PRIu32 " vCPU(s) and %" PRIu64 " MiB",
                  vm->kernel.format, boot_protocol_to_string(vm->kernel.protocol), vm->kernel.entry,
                  vm->config->cpus.boot_vcpus, vm->config->memory.size / MiB);

@@ -89,6 +89,12 @@ BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 </busconfig>
 '''
 
+# Where fake-systemd stands in for systemd: root may own its name.
+SYSTEMD_POLICY = '''<policy user="root">
+    <allow own="org.freedesktop.systemd1"/>
+    <allow send_destination="org.freedesktop.systemd1"/>
+  </policy>'''
+
 # A bus that lets everyone do everything: what chvd must survive if its policy file is missing.
 OPEN_POLICY = '''<policy context="default">
     <allow own="org.cloudhypervisor"/>
@@ -99,13 +105,15 @@ OPEN_POLICY = '''<policy context="default">
 class Env:
     """A private bus (and the directories of one chvd) in a fresh temporary directory."""
 
-    def __init__(self, open_policy=False):
+    def __init__(self, open_policy=False, systemd=False):
         self.dir = tempfile.mkdtemp(prefix='chvd-test.')
         os.chmod(self.dir, 0o755)  # nobody must reach the bus socket
         self.socket = os.path.join(self.dir, 'bus')
         self.state_dir = os.path.join(self.dir, 'state')
         self.runtime_dir = os.path.join(self.dir, 'run')
         policy = OPEN_POLICY if open_policy else '<include>%s</include>' % POLICY
+        if systemd:
+            policy += SYSTEMD_POLICY
         conf = os.path.join(self.dir, 'bus.conf')
         with open(conf, 'w') as f:
             f.write(BUS_CONFIG.format(socket=self.socket, policy=policy))
@@ -118,6 +126,27 @@ class Env:
         self.chvd = None
         self.chvd_log_path = os.path.join(self.dir, 'chvd.log')
         self.monitors = []
+        self.systemd = None
+        self.systemd_log = os.path.join(self.dir, 'systemd-calls.json')
+
+    def start_fake_systemd(self, mode='done'):
+        """fake-systemd (org.freedesktop.systemd1) on this bus; its calls go to systemd_calls()."""
+        err = os.path.join(self.dir, 'fake-systemd.err')
+        env = dict(self.env, FAKE_SYSTEMD_MODE=mode, FAKE_SYSTEMD_LOG=self.systemd_log)
+        with open(err, 'w') as f:
+            self.systemd = subprocess.Popen([os.environ['FAKE_SYSTEMD']], stderr=f, env=env)
+
+        def ready():
+            check(self.systemd.poll() is None, 'fake-systemd exited', open(err).read())
+            return 'ready' in open(err).read()
+        wait_for(ready, 'fake-systemd on the bus')
+
+    def systemd_calls(self):
+        try:
+            with open(self.systemd_log) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
 
     def start_chvd(self, *extra, user=None, wait=True):
         args = [os.environ['CHVD'], '--state-dir', self.state_dir, '--runtime-dir', self.runtime_dir,
@@ -155,6 +184,9 @@ class Env:
     def close(self):
         for m in self.monitors:
             m.stop()
+        if self.systemd and self.systemd.poll() is None:
+            self.systemd.terminate()
+            self.systemd.wait()
         try:
             if self.chvd and self.chvd.poll() is None:
                 self.stop_chvd()

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "errbuf.h"
+#include "file-util.h"
+#include "manager.h"
+#include "vm.h"
+#include "worker.h"
+
+/* chv-vmm's exit statuses (see chv-vmm(1)). */
+enum {
+        VMM_EXIT_POWEROFF = 0,
+        VMM_EXIT_ERROR = 1,
+        VMM_EXIT_CRASH = 2,
+        VMM_EXIT_RESET = 3,
+        VMM_EXIT_STOPPED = 4,
+        VMM_EXIT_EXEC_FAILED = 127, /* the child could not exec chv-vmm */
+};
+
+static int pidfd_open(pid_t pid)
+{
+        return (int) syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int pidfd_send_signal(int pidfd, int sig)
+{
+        return (int) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/*
+ * One line of chv-vmm's standard error. Errors come as "chv-vmm: TEXT"; everything else as
+ * "chv-vmm: 1.234567s: <thread> LEVEL -- TEXT" (log.c). The last error is what a failure reports.
+ */
+static void worker_log_line(Worker *w, char *line)
+{
+        const char *text = startswith(line, "chv-vmm: ") ?: line;
+        const char *dash = strstr(text, " -- ");
+        int level = LOG_INFO;
+        char *copy;
+
+        if (!*text)
+                return;
+        if (dash && strchr(text, '<') && strchr(text, '<') < dash) {
+                if (strstr(text, "> ERROR -- "))
+                        level = LOG_ERR;
+                else if (strstr(text, "> WARN -- "))
+                        level = LOG_WARNING;
+                else if (strstr(text, "> DEBUG -- "))
+                        level = LOG_DEBUG;
+                text = dash + 4;
+        } else if (text != line)
+                level = LOG_ERR; /* the short form is used for errors only */
+        log_vm_full_errno_id(w->vm, NULL, level, 0, "chv-vmm: %s", text);
+        if (level <= LOG_ERR && (copy = strdup(text))) {
+                free(w->last_error);
+                w->last_error = copy;
+        }
+}
+
+/* Reads what there is; returns 0 at the end of the stream. */
+static int worker_read_log(Worker *w)
+{
+        for (;;) {
+                ssize_t n = read(w->log_fd, w->log_buf + w->log_len, sizeof w->log_buf - 1 - w->log_len);
+                char *nl;
+
+                if (n < 0)
+                        return errno == EAGAIN || errno == EINTR ? 1 : -errno;
+                if (n == 0) {
+                        if (w->log_len > 0) {
+                                w->log_buf[w->log_len] = 0;
+                                worker_log_line(w, w->log_buf);
+                                w->log_len = 0;
+                        }
+                        return 0;
+                }
+                w->log_len += (size_t) n;
+                w->log_buf[w->log_len] = 0;
+                char *start = w->log_buf;
+                while ((nl = strchr(start, '\n'))) {
+                        *nl = 0;
+                        worker_log_line(w, start);
+                        start = nl + 1;
+                }
+                w->log_len -= (size_t) (start - w->log_buf);
+                memmove(w->log_buf, start, w->log_len);
+                /* A line longer than the buffer is logged in pieces. */
+                if (w->log_len == sizeof w->log_buf - 1) {
+                        w->log_buf[w->log_len] = 0;
+                        worker_log_line(w, w->log_buf);
+                        w->log_len = 0;
+                }
+        }
+}
+
+static int on_log(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Worker *w = userdata;
+
+        if (worker_read_log(w) <= 0)
+                w->log_source = sd_event_source_disable_unref(w->log_source);
+        return 0;
+}
+
+/* Datagrams on the notify socket: READY=1 from the worker itself, nothing else counts. */
+static void worker_read_notify(Worker *w)
+{
+        for (;;) {
+                char buf[1024], control[CMSG_SPACE(sizeof(struct ucred))];
+                struct iovec iov = { buf, sizeof buf - 1 };
+                struct msghdr mh = {
+                        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control,
+                };
+                struct ucred *cred = NULL;
+                ssize_t n;
+
+                char *save = NULL;
+
+                n = recvmsg(w->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                if (n < 0)
+                        return;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+                                cred = (struct ucred *) CMSG_DATA(c);
+                if (!cred || cred->pid != w->pid) {
+                        log_vm(w->vm, LOG_WARNING, "Ignoring a notification from process %d, not the VM's",
+                               cred ? cred->pid : 0);
+                        continue;
+                }
+                buf[n] = 0;
+                for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                        if (streq(line, "READY=1") && !w->ready) {
+                                w->ready = true;
+                                vm_on_worker_ready(w->vm);
+                        }
+        }
+}
+
+static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        worker_read_notify(userdata);
+        return 0;
+}
+
+static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+        Worker *w = userdata;
+
+        /* The last words and a READY=1 sent just before the end come first. */
+        worker_drain(w);
+        vm_on_worker_exit(w->vm, si);
+        return 0;
+}
+
+void worker_drain(Worker *w)
+{
+        if (w->log_fd >= 0)
+                (void) worker_read_log(w);
+        if (w->notify_fd >= 0)
+                worker_read_notify(w);
+}
+
+char *worker_describe_exit(Worker *w, const siginfo_t *si)
+{
+        const char *e = w->last_error;
+        char *s = NULL;
+        int r;
+
+        if (si->si_code == CLD_EXITED)
+                switch (si->si_status) {
+                case VMM_EXIT_POWEROFF:
+                        r = asprintf(&s, "the guest powered off");
+                        break;
+                case VMM_EXIT_RESET:
+                        r = asprintf(&s, "the guest reset the machine");
+                        break;
+                case VMM_EXIT_STOPPED:
+                        r = asprintf(&s, "chv-vmm stopped the VM");
+                        break;
+                case VMM_EXIT_CRASH:
+                        r = e ? asprintf(&s, "%s", e) : asprintf(&s, "the guest crashed");
+                        break;
+                case VMM_EXIT_EXEC_FAILED:
+                        r = e ? asprintf(&s, "%s", e) : asprintf(&s, "chv-vmm could not be run");
+                        break;
+                default:
+                        r = e ? asprintf(&s, "%s", e) : asprintf(&s, "chv-vmm exited with status %d", si->si_status);
+                        break;
+                }
+        else
+                r = asprintf(&s, "chv-vmm was killed by signal %s%s%s", sigabbrev_np(si->si_status) ?: "?",
+                             si->si_code == CLD_DUMPED ? " and dumped core" : "",
+                             w->killed ? ", as it did not stop in time" : "");
+        return r < 0 ? NULL : s;
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Worker *w = userdata;
+
+        log_vm(w->vm, LOG_WARNING, "chv-vmm did not stop in time, killing it.");
+        w->killed = true;
+        (void) worker_kill(w, SIGKILL);
+        return 0;
+}
+
+int worker_kill(Worker *w, int sig)
+{
+        int fd = w->child_source ? sd_event_source_get_child_pidfd(w->child_source) : -EBADF;
+
+        if (fd < 0)
+                return -ESRCH;
+        return pidfd_send_signal(fd, sig) < 0 ? -errno : 0;
+}
+
+int worker_stop(Worker *w, uint64_t usec)
+{
+        int r;
+
+        r = worker_kill(w, SIGTERM);
+        if (r < 0)
+                return r;
+        if (w->kill_timer)
+                return 0;
+        return sd_event_add_time_relative(w->vm->manager->event, &w->kill_timer, CLOCK_MONOTONIC, usec, 0,
+                                          on_kill_timer, w);
+}
+
+int worker_release(Worker *w)
+{
+        static const char go = 1;
+        int r = 0;
+
+        if (w->go_fd < 0)
+                return 0;
+        if (write(w->go_fd, &go, 1) != 1)
+                r = -errno;
+        w->go_fd = safe_close(w->go_fd);
+        return r;
+}
+
+int worker_open_console(Worker *w)
+{
+        int fd;
+
+        if (w->pty_path)
+                fd = open(w->pty_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        else if (w->console_file)
+                fd = open(w->console_file, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        else
+                return -ENXIO;
+        return fd < 0 ? -errno : fd;
+}
+
+Worker *worker_free(Worker *w)
+{
+        if (!w)
+                return NULL;
+        sd_bus_slot_unref(w->scope_slot);
+        free(w->scope_job);
+        sd_event_source_disable_unref(w->kill_timer);
+        sd_event_source_disable_unref(w->child_source);
+        sd_event_source_disable_unref(w->notify_source);
+        sd_event_source_disable_unref(w->log_source);
+        safe_close(w->go_fd); /* a child still waiting for it exits */
+        safe_close(w->notify_fd);
+        safe_close(w->log_fd);
+        safe_close(w->pty_peer_fd);
+        if (w->dir)
+                (void) rm_rf(w->dir);
+        free(w->dir);
+        free(w->last_error);
+        free(w->pty_path);
+        free(w->console_file);
+        free(w);
+        return NULL;
+}
+
+/* The VM's terminal: a raw pty. Returns the master, for the child; keeps the other end. */
+static int worker_open_pty(Worker *w, char *err, size_t errlen)
+{
+        _cleanup_close_ int master = -EBADF;
+        char name[64];
+        struct termios t;
+
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name) != 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot create a pty: %m");
+        w->pty_peer_fd = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (w->pty_peer_fd < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot open %s: %m", name);
+        if (tcgetattr(w->pty_peer_fd, &t) == 0) {
+                cfmakeraw(&t);
+                (void) tcsetattr(w->pty_peer_fd, TCSANOW, &t);
+        }
+        w->pty_path = strdup(name);
+        if (!w->pty_path)
+                return -ENOMEM;
+        return TAKE_FD(master);
+}
+
+static int worker_open_notify(Worker *w, char **ret_path, char *err, size_t errlen)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_free_ char *path = NULL;
+        int one = 1;
+
+        if (asprintf(&path, "%s/notify", w->dir) < 0)
+                return -ENOMEM;
+        if (strlen(path) >= sizeof sa.sun_path)
+                return errbuf_fail(-ENAMETOOLONG, err, errlen, "the notify socket path %s is too long", path);
+        strcpy(sa.sun_path, path);
+        w->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (w->notify_fd < 0 || bind(w->notify_fd, (struct sockaddr *) &sa, sizeof sa) < 0 ||
+            setsockopt(w->notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot make the notify socket %s: %m", path);
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+/* What the worker is given: the VM's configuration with Pty modes turned into the VM's terminal. */
+static int worker_write_config(Worker *w, bool *ret_terminal, char **ret_path, char *err, size_t errlen)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        cJSON *config = cJSON_Duplicate(w->vm->config, true);
+        bool terminal = false;
+        int r;
+
+        if (!config)
+                return -ENOMEM;
+        for (const char *const *section = (const char *const[]) { "serial", "console", NULL }; *section; section++) {
+                cJSON *c = cJSON_GetObjectItemCaseSensitive(config, *section);
+                cJSON *mode = cJSON_GetObjectItemCaseSensitive(c, "mode");
+                cJSON *file = cJSON_GetObjectItemCaseSensitive(c, "file");
+
+                if (!cJSON_IsString(mode))
+                        continue;
+                if (streq(mode->valuestring, "Pty") || streq(mode->valuestring, "Tty")) {
+                        terminal = true;
+                        cJSON_SetValuestring(mode, "Tty");
+                } else if (streq(mode->valuestring, "File") && cJSON_IsString(file) && !w->console_file) {
+                        w->console_file = strdup(file->valuestring);
+                        if (!w->console_file) {
+                                cJSON_Delete(config);
+                                return -ENOMEM;
+                        }
+                }
+        }
+        text = cJSON_Print(config);
+        cJSON_Delete(config);
+        if (!text || asprintf(&path, "%s/config.json", w->dir) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(path, text, 0600);
+        if (r < 0)
+                return errbuf_fail(r, err, errlen, "cannot write %s: %m", path);
+        *ret_terminal = terminal;
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+/* In the child, between fork() and exec(): async-signal-safe calls only. */
+_noreturn_ static void worker_child(int io_fd, int log_fd, int go_fd, char **argv, char **envp)
+{
+        int fds[4] = { io_fd, io_fd, log_fd, go_fd };
+        sigset_t none;
+        char c;
+
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+        /* A chvd that goes away must not take the VM along through its log pipe. */
+        (void) signal(SIGPIPE, SIG_IGN);
+        (void) setsid();
+
+        /* Out of the way of 0..3 first, then into place. */
+        for (int i = 0; i < 4; i++)
+                if ((fds[i] = fcntl(fds[i], F_DUPFD, 10)) < 0)
+                        _exit(VMM_EXIT_EXEC_FAILED);
+        for (int i = 0; i < 4; i++)
+                if (dup2(fds[i], i) < 0)
+                        _exit(VMM_EXIT_EXEC_FAILED);
+        (void) close_range(4, ~0U, 0);
+
+        /* Wait until the scope is there; a chvd that gives up closes the pipe. */
+        while (read(3, &c, 1) < 0 && errno == EINTR)
+                ;
+        if (c != 1)
+                _exit(VMM_EXIT_EXEC_FAILED);
+        (void) close(3);
+        execve(argv[0], argv, envp);
+        {
+                static const char msg[] = "chv-vmm: cannot execute ";
+                const char *e = strerror(errno);
+                (void) !write(STDERR_FILENO, msg, sizeof msg - 1);
+                (void) !write(STDERR_FILENO, argv[0], strlen(argv[0]));
+                (void) !write(STDERR_FILENO, ": ", 2);
+                (void) !write(STDERR_FILENO, e, strlen(e));
+                (void) !write(STDERR_FILENO, "\n", 1);
+        }
+        _exit(VMM_EXIT_EXEC_FAILED);
+}
+
+int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
+{
+        _cleanup_(worker_freep) Worker *w = NULL;
+        _cleanup_free_ char *config_path = NULL, *notify_path = NULL, *notify_env = NULL;
+        _cleanup_close_ int io_fd = -EBADF, go_r = -EBADF, log_w = -EBADF, pidfd = -EBADF;
+        Manager *m = vm->manager;
+        int go[2], logp[2], r;
+        bool terminal = false;
+        pid_t pid;
+
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        *w = (Worker) { .vm = vm, .go_fd = -EBADF, .notify_fd = -EBADF, .log_fd = -EBADF, .pty_peer_fd = -EBADF };
+        if (asprintf(&w->dir, "%s/vms/%s", m->config.runtime_dir, vm->name) < 0)
+                return -ENOMEM;
+        /* Whatever an earlier worker left there is stale: it is not running (the VM is not). */
+        (void) rm_rf(w->dir);
+        r = mkdir_p(w->dir, 0700);
+        if (r < 0)
+                return errbuf_fail(r, err, errlen, "cannot create %s: %m", w->dir);
+
+        r = worker_write_config(w, &terminal, &config_path, err, errlen);
+        if (r < 0)
+                return r;
+        r = worker_open_notify(w, &notify_path, err, errlen);
+        if (r < 0)
+                return r;
+        io_fd = terminal ? worker_open_pty(w, err, errlen) : open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (io_fd < 0)
+                return terminal ? io_fd : errbuf_fail(negative_errno(), err, errlen, "cannot open /dev/null: %m");
+        if (pipe2(go, O_CLOEXEC) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot make a pipe: %m");
+        go_r = go[0];
+        w->go_fd = go[1];
+        if (pipe2(logp, O_CLOEXEC) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot make a pipe: %m");
+        w->log_fd = logp[0];
+        log_w = logp[1];
+        if (fcntl(w->log_fd, F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        if (asprintf(&notify_env, "NOTIFY_SOCKET=%s", notify_path) < 0)
+                return -ENOMEM;
+
+        char *argv[] = { m->config.vmm_path, (char *) "--config", config_path, NULL };
+        char *envp[] = { notify_env, (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                         (char *) "LANG=C.UTF-8", NULL };
+
+        pid = fork();
+        if (pid < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot fork: %m");
+        if (pid == 0)
+                worker_child(io_fd, log_w, go_r, argv, envp);
+        w->pid = pid;
+
+        pidfd = pidfd_open(pid);
+        if (pidfd < 0) {
+                r = errbuf_fail(negative_errno(), err, errlen, "cannot open a pidfd for process %d: %m", pid);
+                (void) kill(pid, SIGKILL);
+                return r;
+        }
+        r = sd_event_add_child_pidfd(m->event, &w->child_source, pidfd, WEXITED, on_worker_exit, w);
+        if (r < 0) {
+                (void) pidfd_send_signal(pidfd, SIGKILL);
+                return errbuf_fail(r, err, errlen, "cannot watch process %d: %m", pid);
+        }
+        (void) sd_event_source_set_child_pidfd_own(w->child_source, true);
+        TAKE_FD(pidfd);
+        /* The exit is handled after whatever the worker wrote just before. */
+        (void) sd_event_source_set_priority(w->child_source, SD_EVENT_PRIORITY_NORMAL + 10);
+
+        r = sd_event_add_io(m->event, &w->log_source, w->log_fd, EPOLLIN, on_log, w);
+        if (r >= 0)
+                r = sd_event_add_io(m->event, &w->notify_source, w->notify_fd, EPOLLIN, on_notify, w);
+        if (r < 0) {
+                (void) worker_kill(w, SIGKILL);
+                return errbuf_fail(r, err, errlen, "cannot watch the worker: %m");
+        }
+        *ret = TAKE_PTR(w);
+        return 0;
+}

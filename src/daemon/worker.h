@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <signal.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+typedef struct Vm Vm;
+
+/*
+ * The chv-vmm process of a running VM. chvd forks it, and the child waits on a pipe until its scope
+ * exists (or chvd decides to go without one) before it execs chv-vmm --config RUNTIME/vms/NAME/config.json,
+ * so that the guest's memory is accounted to the scope from the first page. Around it, in the runtime
+ * directory and in chvd:
+ *
+ *   - a pidfd, watched by the event loop: the exit status says how the VM ended;
+ *   - a notify socket (NOTIFY_SOCKET): chv-vmm sends READY=1 once the guest runs;
+ *   - a pipe from its standard error: every line goes to chvd's log with the VM's fields, and the last
+ *     error is kept as the reason should the VM fail;
+ *   - the VM's terminal, a pty whose master is chv-vmm's standard input and output (where a serial port
+ *     or console in mode Tty reads and writes); chvd holds the other end open and hands out new ones
+ *     to OpenConsole.
+ */
+typedef struct Worker {
+        Vm *vm;
+        pid_t pid;
+        sd_event_source *child_source;  /* owns the pidfd */
+
+        char *dir;                      /* RUNTIME/vms/NAME */
+        int go_fd;                      /* one byte lets the child exec */
+
+        int notify_fd;
+        sd_event_source *notify_source;
+        bool ready;
+
+        int log_fd;
+        sd_event_source *log_source;
+        char log_buf[2048];
+        size_t log_len;
+        char *last_error;
+
+        int pty_peer_fd;                /* the pty's other end, held so that it never hangs up */
+        char *pty_path;
+        char *console_file;             /* a serial port or console in mode File: OpenConsole reads it */
+
+        sd_bus_slot *scope_slot;        /* StartTransientUnit (or ResetFailedUnit) in flight */
+        char *scope_job;                /* the job, until JobRemoved names it */
+        bool scope_retried;
+
+        sd_event_source *kill_timer;    /* SIGKILL when SIGTERM took too long */
+        bool killed;
+} Worker;
+
+/*
+ * Forks the worker of vm; it waits for worker_release(). On failure returns a negative errno and
+ * writes the reason to err.
+ */
+int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen);
+/* Lets the child exec chv-vmm. */
+int worker_release(Worker *w);
+/* Sends sig through the pidfd. */
+int worker_kill(Worker *w, int sig);
+/* SIGTERM now, SIGKILL after usec. */
+int worker_stop(Worker *w, uint64_t usec);
+/* A new file descriptor of the VM's terminal (read-write) or console file (read-only). -ENXIO: none. */
+int worker_open_console(Worker *w);
+/* Reads what is left of the worker's output and notifications (before it is judged). */
+void worker_drain(Worker *w);
+/* Closes everything and removes the runtime directory. The process, if it runs, is left alone. */
+Worker *worker_free(Worker *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Worker *, worker_free);
+
+/* How the worker ended, in words: "the guest crashed: ...", "chv-vmm was killed by signal KILL". */
+char *worker_describe_exit(Worker *w, const siginfo_t *si);

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""A stand-in for chv-vmm (chvd --vmm), for the lifecycle tests that need no KVM. It reads
+--config FILE and does what the words of payload.cmdline say:
+
+  fake-no-ready          never send READY=1
+  fake-foreign-ready     send READY=1 from a child process (chvd must ignore it)
+  fake-ignore-term       ignore SIGTERM
+  fake-exit=N            exit with status N after fake-after seconds (default 0.3)
+  fake-error=TEXT        before that, log TEXT as chv-vmm logs errors ("_" for blanks)
+  fake-warn=TEXT         log TEXT as a warning at start
+
+Otherwise it behaves as chv-vmm with a guest that idles: SIGTERM exits 4, SIGUSR2 exits 0 (the guest
+powers off when the power button is pressed)."""
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+
+def notify(text):
+    path = os.environ['NOTIFY_SOCKET']
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(text.encode(), path)
+    s.close()
+
+
+def main():
+    with open(sys.argv[sys.argv.index('--config') + 1]) as f:
+        config = json.load(f)
+    words = dict(w.partition('=')[::2] for w in config['payload'].get('cmdline', '').split())
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if 'fake-ignore-term' in words else lambda *a: sys.exit(4))
+    signal.signal(signal.SIGUSR2, lambda *a: sys.exit(0))
+    if 'fake-warn' in words:
+        sys.stderr.write('chv-vmm: 0.001000s: <vmm> WARN -- %s\n' % words['fake-warn'].replace('_', ' '))
+        sys.stderr.flush()
+    if 'fake-foreign-ready' in words:
+        if os.fork() == 0:
+            notify('READY=1')
+            os._exit(0)
+        os.wait()
+    elif 'fake-no-ready' not in words:
+        notify('READY=1')
+    if 'fake-exit' in words:
+        time.sleep(float(words.get('fake-after', '0.3')))
+        if 'fake-error' in words:
+            sys.stderr.write('chv-vmm: %s\n' % words['fake-error'].replace('_', ' '))
+            sys.stderr.flush()
+        os._exit(int(words['fake-exit']))
+    while True:
+        time.sleep(3600)
+
+
+main()

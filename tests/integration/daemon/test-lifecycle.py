@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""How chvd reads its workers, with a stand-in for chv-vmm (fake-vmm.py) and no KVM: exit statuses and
+the reasons they give, the stop timeout, notifications from the wrong process, the worker's log, and
+workers that outlive chvd."""
+
+import json
+import os
+import signal
+import time
+
+from chvtest import VM_IFACE, check, check_eq, run, vm_path, wait_for
+
+FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fake-vmm.py')
+BOOT_FAILED = 'org.cloudhypervisor.Error.BootFailed'
+
+
+def fake(words):
+    return {'payload': {'kernel': '/nonexistent/vmlinux', 'cmdline': words}, 'serial': {'mode': 'Tty'},
+            'console': {'mode': 'Off'}}
+
+
+def start(env, *args):
+    env.start_chvd('--vmm', FAKE, *args)
+
+
+def test_exit_statuses(env):
+    """What chv-vmm's exit status means for the VM once its guest ran."""
+    start(env)
+    cases = [
+        ('fake-exit=0', 'Shutdown', None, 'the guest powered off'),
+        ('fake-exit=3', 'Shutdown', None, 'the guest reset the machine'),
+        ('fake-exit=2 fake-error=guest_crashed:_vCPU_0:_internal_error', 'Failed',
+         'guest crashed: vCPU 0: internal error', None),
+        ('fake-exit=2', 'Failed', 'the guest crashed', None),
+        ('fake-exit=1 fake-error=cannot_reboot_the_VM', 'Failed', 'cannot reboot the VM', None),
+        ('fake-exit=9', 'Failed', 'chv-vmm exited with status 9', None),
+    ]
+    for i, (words, state, failure, logged) in enumerate(cases):
+        name = 'vm%d' % i
+        path = env.create(name, fake(words))
+        env.call_ok(path, VM_IFACE, 'Boot')
+        env.wait_state(name, state)
+        check_eq(env.info(name).get('failure'), failure, 'Info.failure after %s' % words)
+        check_eq(env.prop(path, 'MainPID'), 0, 'MainPID after %s' % words)
+        if logged:
+            check('VM %s: Shut down: %s.' % (name, logged) in env.chvd_log(), 'the log after %s' % words)
+        if failure:
+            check('VM %s: Failed: %s' % (name, failure) in env.chvd_log(), 'the log after %s' % words)
+    env.alive()
+
+
+def test_stop_timeout(env):
+    start(env, '--stop-timeout', '1')
+    path = env.create('web', fake('fake-ignore-term'))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    pid = env.prop(path, 'MainPID')
+    t = time.monotonic()
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+    took = time.monotonic() - t
+    check(0.9 < took < 10, 'Shutdown of a worker that ignores SIGTERM took %.1f s, expected about 1' % took)
+    check_eq(env.state('web'), 'Shutdown', 'State')
+    check('VM web: chv-vmm did not stop in time, killing it.' in env.chvd_log(), 'the log lacks the kill')
+    check(not os.path.exists('/proc/%d' % pid), 'the worker still exists')
+
+
+def test_power_button_and_reboot(env):
+    start(env)
+    path = env.create('web', fake(''))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    env.call_ok(path, VM_IFACE, 'Reboot')
+    check_eq(env.state('web'), 'Running', 'State after Reboot')
+    env.call_ok(path, VM_IFACE, 'PowerButton')
+    env.wait_state('web', 'Shutdown')
+    check('failure' not in env.info('web'), 'a failure after the power button')
+
+
+def test_boot_without_ready(env):
+    """A worker that exits before READY=1 fails the Boot; a READY=1 from another process does not count."""
+    start(env)
+    path = env.create('web', fake('fake-foreign-ready fake-exit=1 fake-after=1 fake-error=no_guest_today'))
+    msg = env.call_error(BOOT_FAILED, path, VM_IFACE, 'Boot')
+    check_eq(msg, 'VM web did not boot: no guest today', 'the message of BootFailed')
+    check('Ignoring a notification from process' in env.chvd_log(), 'the foreign READY=1 was not ignored')
+    check_eq(env.state('web'), 'Failed', 'State')
+    path = env.create('quiet', fake('fake-no-ready fake-exit=0'))
+    msg = env.call_error(BOOT_FAILED, path, VM_IFACE, 'Boot')
+    check_eq(msg, 'VM quiet did not boot: the guest powered off', 'the message of BootFailed')
+
+
+def test_worker_log(env):
+    start(env)
+    path = env.create('web', fake('fake-warn=disk_is_slow'))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    wait_for(lambda: 'VM web: chv-vmm: disk is slow' in env.chvd_log(), "the worker's warning in chvd's log")
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+
+
+def test_workers_outlive_chvd(env):
+    """chvd going away leaves the VMs running (it will find them again: not yet)."""
+    start(env)
+    path = env.create('web', fake(''))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    pid = env.prop(path, 'MainPID')
+    check_eq(env.stop_chvd(), 0, 'the exit status of chvd')
+    try:
+        time.sleep(0.5)
+        check(os.path.exists('/proc/%d' % pid), 'the worker died with chvd')
+        with open('/proc/%d/stat' % pid) as f:
+            check(f.read().split(') ')[1][0] != 'Z', 'the worker died with chvd')
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def scope_call(env):
+    calls = [c for c in env.systemd_calls() if c['method'] == 'StartTransientUnit']
+    check(calls, 'chvd did not call StartTransientUnit', env.systemd_calls())
+    return calls[-1]
+
+
+def test_scope(env):
+    """With a systemd on the bus, the worker goes into chv-vm-NAME.scope, and only then runs chv-vmm."""
+    env.start_fake_systemd()
+    start(env, '--slice', 'vms.slice')
+    path = env.create('web', fake(''))
+    mon = env.monitor()
+    env.call_ok(path, VM_IFACE, 'Boot')
+    pid = env.prop(path, 'MainPID')
+    call = scope_call(env)
+    check_eq((call['unit'], call['mode']), ('chv-vm-web.scope', 'fail'), 'the unit and job mode asked for')
+    props = call['properties']
+    check_eq(props.get('PIDs'), [pid], 'the PIDs of the scope')
+    check_eq(props.get('Slice'), 'vms.slice', 'the slice of the scope')
+    check_eq(props.get('Description'), 'chv VM web', 'the description of the scope')
+    check_eq(props.get('CollectMode'), 'inactive-or-failed', 'the collect mode of the scope')
+    # The worker was still chvd's child, waiting, not yet chv-vmm (here: fake-vmm.py, run by python).
+    check_eq(props['_exes'], [os.path.realpath(os.environ['CHVD'])], 'what the worker ran when its scope was asked for')
+    check_eq(env.prop(path, 'Unit'), 'chv-vm-web.scope', 'the Unit property')
+    check_eq(env.info('web')['unit'], 'chv-vm-web.scope', 'Info.unit')
+    check([c for c in env.systemd_calls() if c['method'] == 'Subscribe'], 'chvd did not subscribe')
+    check('No systemd manager' not in env.chvd_log(), 'chvd says there is no systemd')
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+    check_eq(env.prop(path, 'Unit'), '', 'the Unit property after Shutdown')
+    units = [mon.payload(s)[1]['Unit']['data'] for s in mon.signals('PropertiesChanged', path)
+             if 'Unit' in mon.payload(s)[1]]
+    check_eq(units, ['chv-vm-web.scope', ''], 'the Unit changes signalled')
+
+
+def test_scope_exists(env):
+    """A failed scope of an earlier boot is reset, and the scope asked for once more."""
+    env.start_fake_systemd('exists-once')
+    start(env)
+    path = env.create('web', fake(''))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    check_eq([(c['method'], c.get('unit')) for c in env.systemd_calls() if c['method'] != 'Subscribe'],
+             [('StartTransientUnit', 'chv-vm-web.scope'), ('ResetFailedUnit', 'chv-vm-web.scope'),
+              ('StartTransientUnit', 'chv-vm-web.scope')], 'the calls to systemd')
+    check_eq(env.prop(path, 'Unit'), 'chv-vm-web.scope', 'the Unit property')
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+
+
+def test_scope_fails(env):
+    env.start_fake_systemd('failed')
+    start(env)
+    path = env.create('web', fake(''))
+    msg = env.call_error(BOOT_FAILED, path, VM_IFACE, 'Boot')
+    check_eq(msg, 'VM web did not boot: cannot start chv-vm-web.scope: the job that starts chv-vm-web.scope '
+                  'ended in "failed"', 'the message of BootFailed')
+    check_eq(env.state('web'), 'Failed', 'State')
+    check_eq(env.prop(path, 'MainPID'), 0, 'MainPID')
+    pid = scope_call(env)['properties']['PIDs'][0]
+    check(not os.path.exists('/proc/%d' % pid), 'the worker is left after its scope failed')
+    env.systemd.terminate()
+    env.systemd.wait()
+    env.start_fake_systemd('refuse')
+    msg = env.call_error(BOOT_FAILED, path, VM_IFACE, 'Boot')
+    check_eq(msg, 'VM web did not boot: cannot start chv-vm-web.scope: Scopes are not for you today.',
+             'the message of BootFailed')
+    env.alive()
+
+
+for t in (test_scope, test_scope_exists, test_scope_fails):
+    t.env_args = {'systemd': True}
+
+TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith('test_')}
+
+if __name__ == '__main__':
+    run(TESTS)
