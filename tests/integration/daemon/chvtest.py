@@ -11,6 +11,7 @@ Environment (set by meson): CHVD, BUS_CALL, CHVCTL, CHV_VMM, CHV_TEST_GUEST, CHV
 import json
 import os
 import pwd
+import select
 import shutil
 import signal
 import subprocess
@@ -53,6 +54,20 @@ def wait_for(predicate, what, timeout=20.0, interval=0.05):
         if time.monotonic() > deadline:
             raise Failure('timed out after %gs waiting for %s' % (timeout, what))
         time.sleep(interval)
+
+
+def read_until(stream, text, timeout=60):
+    """Reads a process's output pipe until text (bytes) shows up; returns all that was read."""
+    out = b''
+    deadline = time.monotonic() + timeout
+    while text not in out and time.monotonic() < deadline:
+        if select.select([stream], [], [], 0.5)[0]:
+            chunk = os.read(stream.fileno(), 4096)
+            if not chunk:
+                break
+            out += chunk
+    check(text in out, 'no %r in the output' % text, out)
+    return out
 
 
 def vm_path(name):

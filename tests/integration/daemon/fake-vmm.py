@@ -9,12 +9,14 @@
   fake-exit=N            exit with status N after fake-after seconds (default 0.3)
   fake-error=TEXT        before that, log TEXT as chv-vmm logs errors ("_" for blanks)
   fake-warn=TEXT         log TEXT as a warning at start
+  fake-echo              a console: each line read on standard input comes back as "echo: LINE"
 
 Otherwise it behaves as chv-vmm with a guest that idles: SIGTERM exits 4, SIGUSR2 exits 0 (the guest
 powers off when the power button is pressed)."""
 
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -50,6 +52,20 @@ def main():
             sys.stderr.write('chv-vmm: %s\n' % words['fake-error'].replace('_', ' '))
             sys.stderr.flush()
         os._exit(int(words['fake-exit']))
+    if 'fake-echo' in words:
+        os.write(1, b'fake console ready\r\n')
+        line = b''
+        while True:
+            select.select([0], [], [])
+            try:
+                data = os.read(0, 4096)
+            except BlockingIOError:
+                continue
+            line += data
+            while b'\n' in line or b'\r' in line:
+                i = min(x for x in (line.find(b'\n'), line.find(b'\r')) if x >= 0)
+                os.write(1, b'echo: ' + line[:i] + b'\r\n')
+                line = line[i + 1:]
     while True:
         time.sleep(3600)
 

@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 
-from chvtest import (MANAGER, VM_IFACE, Failure, Skip, check, check_eq, run, vm_path, wait_for)
+from chvtest import VM_IFACE, Skip, check, check_eq, read_until, run, vm_path, wait_for
 
 GUEST = os.environ.get('CHV_TEST_GUEST', '')
 MIB = 1024 * 1024
@@ -286,6 +286,34 @@ def test_not_root(env):
     check_eq(json.loads(env.call_ok(path, VM_IFACE, 'Info', user='nobody')[0])['state'], 'Running', 'Info as nobody')
     env.call_error('org.freedesktop.DBus.Error.AccessDenied', path, VM_IFACE, 'OpenConsole', user='nobody')
     env.call_ok(path, VM_IFACE, 'Shutdown')
+
+
+def test_chvctl(env):
+    """chvctl with a real VM: create with Cloud Hypervisor's options, boot, console, shutdown, delete."""
+    start(env)
+    ctl = os.environ['CHVCTL']
+
+    def chvctl(*args):
+        p = env.run([ctl] + list(args))
+        check_eq(p.returncode, 0, 'the exit status of chvctl %s (%s)' % (' '.join(args), p.stderr.strip()))
+        return p.stdout
+
+    chvctl('create', 'web', '--kernel', GUEST, '--cmdline', 'test=halt', '--memory', 'size=64M', '--serial', 'tty',
+           '--console', 'off')
+    chvctl('boot', 'web')
+    check('State: Running' in chvctl('info', 'web'), 'chvctl info of a running VM')
+    proc = subprocess.Popen([ctl, 'console', 'web'], env=env.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    try:
+        read_until(proc.stdout, b'halt: idle')
+        chvctl('shutdown', 'web')
+        check_eq(proc.wait(20), 0, 'chvctl console when the VM stopped')
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check_eq(json.loads(chvctl('--json', 'info', 'web'))['state'], 'Shutdown', 'the state after chvctl shutdown')
+    chvctl('delete', 'web')
+    check_eq(chvctl('list', '--no-legend'), '', 'chvctl list after delete')
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith('test_')}
