@@ -141,6 +141,7 @@ int manager_load(Manager *m)
                 if (asprintf(&path, "%s/%s", dir, entries[i]->d_name) >= 0 && vm_load(m, path, &vm) >= 0) {
                         manager_add_vm(m, vm);
                         log_vm(vm, LOG_DEBUG, "Loaded from %s.", path);
+                        (void) vm_reattach(vm);
                 }
                 free(entries[i]);
         }

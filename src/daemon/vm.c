@@ -406,6 +406,7 @@ void vm_on_scope_done(Vm *vm, const char *unit, const sd_bus_error *error)
                 free(vm->unit);
                 vm->unit = strdup(unit);
                 (void) vm_send_changed(vm, "Unit", NULL);
+                (void) worker_save_state(vm->worker, unit);
                 log_vm(vm, LOG_DEBUG, "In %s.", unit);
         }
         r = worker_release(vm->worker);
@@ -431,7 +432,9 @@ void vm_on_worker_exit(Vm *vm, const siginfo_t *si)
 {
         _cleanup_free_ char *why = NULL;
         bool ready = vm->worker->ready;
-        bool clean = si->si_code == CLD_EXITED && (si->si_status == 0 || si->si_status == 3 || si->si_status == 4);
+        /* A worker whose status is unknown is taken to have ended as it should: no reason says otherwise. */
+        bool clean = !si ||
+                     (si->si_code == CLD_EXITED && (si->si_status == 0 || si->si_status == 3 || si->si_status == 4));
         char err[512];
 
         why = vm->abort_reason ? TAKE_PTR(vm->abort_reason) : worker_describe_exit(vm->worker, si);
@@ -494,4 +497,18 @@ int vm_power_button(Vm *vm)
 {
         log_vm(vm, LOG_INFO, "Pressing the power button.");
         return worker_kill(vm->worker, SIGUSR2);
+}
+
+int vm_reattach(Vm *vm)
+{
+        int r;
+
+        r = worker_reattach(vm, &vm->worker);
+        if (r <= 0)
+                return r;
+        vm->main_pid = vm->worker->pid;
+        vm->state = VM_RUNNING;
+        log_vm(vm, LOG_INFO, "Found its chv-vmm (PID %d%s%s) still running, watching it again.", vm->main_pid,
+               vm->unit ? ", " : "", vm->unit ?: "");
+        return 1;
 }

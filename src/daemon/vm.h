@@ -100,9 +100,12 @@ int vm_shutdown(Vm *vm);        /* SIGTERM, then SIGKILL after the stop timeout:
 int vm_reboot(Vm *vm);          /* a new worker once the old one is gone */
 int vm_power_button(Vm *vm);    /* SIGUSR2: the guest decides */
 
+/* Before the bus: takes up the worker an earlier chvd left running. 1 found, 0 none. */
+int vm_reattach(Vm *vm);
+
 /* What the worker and its scope report. */
 void vm_on_worker_ready(Vm *vm);
-void vm_on_worker_exit(Vm *vm, const siginfo_t *si);
+void vm_on_worker_exit(Vm *vm, const siginfo_t *si);  /* si NULL: a worker found again, status unknown */
 void vm_on_scope_done(Vm *vm, const char *unit, const sd_bus_error *error);
 
 /* Cloud Hypervisor's VmInfo: config, state, memory_actual_size, and chv's name, uuid, failure, unit. */

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 
+#include "config-file.h"
 #include "errbuf.h"
 #include "file-util.h"
 #include "manager.h"
@@ -154,6 +155,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
         /* The last words and a READY=1 sent just before the end come first. */
         worker_drain(w);
+        w->running = false;
         vm_on_worker_exit(w->vm, si);
         return 0;
 }
@@ -172,7 +174,10 @@ char *worker_describe_exit(Worker *w, const siginfo_t *si)
         char *s = NULL;
         int r;
 
-        if (si->si_code == CLD_EXITED)
+        if (!si)
+                r = asprintf(&s, "chv-vmm ended; its exit status is unknown to this chvd, which started while it "
+                                 "ran");
+        else if (si->si_code == CLD_EXITED)
                 switch (si->si_status) {
                 case VMM_EXIT_POWEROFF:
                         r = asprintf(&s, "the guest powered off");
@@ -212,11 +217,9 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 int worker_kill(Worker *w, int sig)
 {
-        int fd = w->child_source ? sd_event_source_get_child_pidfd(w->child_source) : -EBADF;
-
-        if (fd < 0)
+        if (w->pidfd < 0)
                 return -ESRCH;
-        return pidfd_send_signal(fd, sig) < 0 ? -errno : 0;
+        return pidfd_send_signal(w->pidfd, sig) < 0 ? -errno : 0;
 }
 
 int worker_stop(Worker *w, uint64_t usec)
@@ -266,13 +269,15 @@ Worker *worker_free(Worker *w)
         free(w->scope_job);
         sd_event_source_disable_unref(w->kill_timer);
         sd_event_source_disable_unref(w->child_source);
+        sd_event_source_disable_unref(w->pidfd_source);
+        safe_close(w->pidfd);
         sd_event_source_disable_unref(w->notify_source);
         sd_event_source_disable_unref(w->log_source);
         safe_close(w->go_fd); /* a child still waiting for it exits */
         safe_close(w->notify_fd);
         safe_close(w->log_fd);
         safe_close(w->pty_peer_fd);
-        if (w->dir)
+        if (w->dir && !w->running)
                 (void) rm_rf(w->dir);
         free(w->dir);
         free(w->last_error);
@@ -364,12 +369,16 @@ static int worker_write_config(Worker *w, bool *ret_terminal, char **ret_path, c
         return 0;
 }
 
-/* In the child, between fork() and exec(): async-signal-safe calls only. */
-_noreturn_ static void worker_child(int io_fd, int log_fd, int go_fd, char **argv, char **envp)
+/*
+ * In the child, between fork() and exec(): async-signal-safe calls only. It gets 0 and 1 the terminal
+ * (or /dev/null), 2 the log pipe, 3 the terminal's other end (kept across exec, so that the pty never
+ * hangs up) and, until exec, 4 the pipe it waits on.
+ */
+_noreturn_ static void worker_child(int io_fd, int log_fd, int peer_fd, int go_fd, char **argv, char **envp)
 {
-        int fds[4] = { io_fd, io_fd, log_fd, go_fd };
+        int fds[5] = { io_fd, io_fd, log_fd, peer_fd, go_fd };
         sigset_t none;
-        char c;
+        char c = 0;
 
         sigemptyset(&none);
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
@@ -379,21 +388,21 @@ _noreturn_ static void worker_child(int io_fd, int log_fd, int go_fd, char **arg
         (void) signal(SIGPIPE, SIG_IGN);
         (void) setsid();
 
-        /* Out of the way of 0..3 first, then into place. */
-        for (int i = 0; i < 4; i++)
+        /* Out of the way of 0..4 first, then into place. */
+        for (int i = 0; i < 5; i++)
                 if ((fds[i] = fcntl(fds[i], F_DUPFD, 10)) < 0)
                         _exit(VMM_EXIT_EXEC_FAILED);
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
                 if (dup2(fds[i], i) < 0)
                         _exit(VMM_EXIT_EXEC_FAILED);
-        (void) close_range(4, ~0U, 0);
+        (void) close_range(5, ~0U, 0);
 
         /* Wait until the scope is there; a chvd that gives up closes the pipe. */
-        while (read(3, &c, 1) < 0 && errno == EINTR)
+        while (read(4, &c, 1) < 0 && errno == EINTR)
                 ;
         if (c != 1)
                 _exit(VMM_EXIT_EXEC_FAILED);
-        (void) close(3);
+        (void) close(4);
         execve(argv[0], argv, envp);
         {
                 static const char msg[] = "chv-vmm: cannot execute ";
@@ -407,11 +416,138 @@ _noreturn_ static void worker_child(int io_fd, int log_fd, int go_fd, char **arg
         _exit(VMM_EXIT_EXEC_FAILED);
 }
 
+/*
+ * The start time of a process (clock ticks since boot), which tells it from a later one with its PID.
+ * -ESRCH for a process that has ended (a zombie nobody reaped).
+ */
+static int process_start_time(pid_t pid, uint64_t *ret)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], buf[1024], *p;
+        unsigned long long t;
+        size_t n;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        p = strrchr(buf, ')');
+        /* After "pid (comm)": state is field 3, starttime field 22. */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &t) != 1)
+                return -EIO;
+        if (p[2] == 'Z' || p[2] == 'X')
+                return -ESRCH;
+        *ret = t;
+        return 0;
+}
+
+int worker_save_state(Worker *w, const char *unit)
+{
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        cJSON *o = cJSON_CreateObject();
+        uint64_t start = 0;
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        (void) process_start_time(w->pid, &start);
+        cJSON_AddNumberToObject(o, "pid", w->pid);
+        cJSON_AddNumberToObject(o, "start_time", (double) start);
+        if (w->pty_path)
+                cJSON_AddStringToObject(o, "pty", w->pty_path);
+        if (w->console_file)
+                cJSON_AddStringToObject(o, "console_file", w->console_file);
+        if (unit)
+                cJSON_AddStringToObject(o, "unit", unit);
+        text = cJSON_Print(o);
+        cJSON_Delete(o);
+        if (!text || asprintf(&path, "%s/worker.json", w->dir) < 0)
+                return -ENOMEM;
+        r = write_file_atomic(path, text, 0600);
+        if (r < 0)
+                log_vm_errno(w->vm, LOG_WARNING, r, "Cannot write %s, a restarted chvd will not find the VM: %m",
+                             path);
+        return r;
+}
+
+static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Worker *w = userdata;
+
+        /* Not our child: that it ended is all there is to know. */
+        w->running = false;
+        vm_on_worker_exit(w->vm, NULL);
+        return 0;
+}
+
+static char *json_strdup(const cJSON *o, const char *name)
+{
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, name);
+        return cJSON_IsString(j) ? strdup(j->valuestring) : NULL;
+}
+
+int worker_reattach(Vm *vm, Worker **ret)
+{
+        _cleanup_(worker_freep) Worker *w = NULL;
+        _cleanup_free_ char *path = NULL, *dir = NULL;
+        Manager *m = vm->manager;
+        const cJSON *pid, *start;
+        uint64_t now_start;
+        cJSON *state = NULL;
+        char err[256];
+        int r;
+
+        if (asprintf(&dir, "%s/vms/%s", m->config.runtime_dir, vm->name) < 0 ||
+            asprintf(&path, "%s/worker.json", dir) < 0)
+                return -ENOMEM;
+        r = config_tree_load(path, &state, err, sizeof err);
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_vm(vm, LOG_WARNING, "Ignoring %s", err);
+                (void) rm_rf(dir); /* whatever is there belongs to a worker that is gone */
+                return 0;
+        }
+        pid = cJSON_GetObjectItemCaseSensitive(state, "pid");
+        start = cJSON_GetObjectItemCaseSensitive(state, "start_time");
+        if (!cJSON_IsNumber(pid) || pid->valuedouble < 1 || !cJSON_IsNumber(start) ||
+            process_start_time((pid_t) pid->valuedouble, &now_start) < 0 || (double) now_start != start->valuedouble) {
+                cJSON_Delete(state);
+                log_vm(vm, LOG_INFO, "The chv-vmm of an earlier chvd is gone.");
+                (void) rm_rf(dir);
+                return 0;
+        }
+        w = calloc(1, sizeof *w);
+        if (!w) {
+                cJSON_Delete(state);
+                return -ENOMEM;
+        }
+        *w = (Worker) { .vm = vm, .pid = (pid_t) pid->valuedouble, .pidfd = -EBADF, .go_fd = -EBADF,
+                        .notify_fd = -EBADF, .log_fd = -EBADF, .pty_peer_fd = -EBADF, .ready = true,
+                        .reattached = true, .running = true, .dir = TAKE_PTR(dir) };
+        w->pty_path = json_strdup(state, "pty");
+        w->console_file = json_strdup(state, "console_file");
+        free(vm->unit);
+        vm->unit = json_strdup(state, "unit");
+        cJSON_Delete(state);
+
+        w->pidfd = pidfd_open(w->pid);
+        if (w->pidfd < 0)
+                return log_vm_errno(vm, LOG_WARNING, errno, "Cannot watch chv-vmm (PID %d) again: %m", w->pid);
+        r = sd_event_add_io(m->event, &w->pidfd_source, w->pidfd, EPOLLIN, on_pidfd, w);
+        if (r < 0)
+                return log_vm_errno(vm, LOG_WARNING, r, "Cannot watch chv-vmm (PID %d) again: %m", w->pid);
+        *ret = TAKE_PTR(w);
+        return 1;
+}
+
 int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
 {
         _cleanup_(worker_freep) Worker *w = NULL;
         _cleanup_free_ char *config_path = NULL, *notify_path = NULL, *notify_env = NULL;
-        _cleanup_close_ int io_fd = -EBADF, go_r = -EBADF, log_w = -EBADF, pidfd = -EBADF;
+        _cleanup_close_ int io_fd = -EBADF, go_r = -EBADF, log_w = -EBADF;
         Manager *m = vm->manager;
         int go[2], logp[2], r;
         bool terminal = false;
@@ -420,7 +556,8 @@ int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
         w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
-        *w = (Worker) { .vm = vm, .go_fd = -EBADF, .notify_fd = -EBADF, .log_fd = -EBADF, .pty_peer_fd = -EBADF };
+        *w = (Worker) { .vm = vm, .pidfd = -EBADF, .go_fd = -EBADF, .notify_fd = -EBADF, .log_fd = -EBADF,
+                        .pty_peer_fd = -EBADF };
         if (asprintf(&w->dir, "%s/vms/%s", m->config.runtime_dir, vm->name) < 0)
                 return -ENOMEM;
         /* Whatever an earlier worker left there is stale: it is not running (the VM is not). */
@@ -459,22 +596,23 @@ int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
         if (pid < 0)
                 return errbuf_fail(negative_errno(), err, errlen, "cannot fork: %m");
         if (pid == 0)
-                worker_child(io_fd, log_w, go_r, argv, envp);
+                worker_child(io_fd, log_w, w->pty_peer_fd >= 0 ? w->pty_peer_fd : io_fd, go_r, argv, envp);
         w->pid = pid;
+        w->pty_peer_fd = safe_close(w->pty_peer_fd); /* the child holds it now */
 
-        pidfd = pidfd_open(pid);
-        if (pidfd < 0) {
+        w->pidfd = pidfd_open(pid);
+        if (w->pidfd < 0) {
                 r = errbuf_fail(negative_errno(), err, errlen, "cannot open a pidfd for process %d: %m", pid);
                 (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
                 return r;
         }
-        r = sd_event_add_child_pidfd(m->event, &w->child_source, pidfd, WEXITED, on_worker_exit, w);
+        r = sd_event_add_child_pidfd(m->event, &w->child_source, w->pidfd, WEXITED, on_worker_exit, w);
         if (r < 0) {
-                (void) pidfd_send_signal(pidfd, SIGKILL);
+                (void) pidfd_send_signal(w->pidfd, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
                 return errbuf_fail(r, err, errlen, "cannot watch process %d: %m", pid);
         }
-        (void) sd_event_source_set_child_pidfd_own(w->child_source, true);
-        TAKE_FD(pidfd);
         /* The exit is handled after whatever the worker wrote just before. */
         (void) sd_event_source_set_priority(w->child_source, SD_EVENT_PRIORITY_NORMAL + 10);
 
@@ -485,6 +623,8 @@ int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
                 (void) worker_kill(w, SIGKILL);
                 return errbuf_fail(r, err, errlen, "cannot watch the worker: %m");
         }
+        (void) worker_save_state(w, NULL);
+        w->running = true;
         *ret = TAKE_PTR(w);
         return 0;
 }

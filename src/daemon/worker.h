@@ -20,13 +20,21 @@ typedef struct Vm Vm;
  *   - a pipe from its standard error: every line goes to chvd's log with the VM's fields, and the last
  *     error is kept as the reason should the VM fail;
  *   - the VM's terminal, a pty whose master is chv-vmm's standard input and output (where a serial port
- *     or console in mode Tty reads and writes); chvd holds the other end open and hands out new ones
- *     to OpenConsole.
+ *     or console in mode Tty reads and writes); the worker holds the other end open as fd 3, so that
+ *     the terminal never hangs up, whoever watches it, chvd included; OpenConsole opens it anew.
+ *
+ * The worker outlives chvd. worker.json in the runtime directory says which process it is (PID and
+ * start time), its terminal and its scope, so that the next chvd finds it again (worker_reattach()),
+ * watches it through a pidfd and can stop it; only its exit status and its log are lost on the way.
  */
 typedef struct Worker {
         Vm *vm;
         pid_t pid;
-        sd_event_source *child_source;  /* owns the pidfd */
+        int pidfd;
+        sd_event_source *child_source;  /* our child: its exit status comes with it */
+        sd_event_source *pidfd_source;  /* found again after a restart: only that it ended */
+        bool reattached;
+        bool running;                   /* started and not seen to end: its directory stays */
 
         char *dir;                      /* RUNTIME/vms/NAME */
         int go_fd;                      /* one byte lets the child exec */
@@ -41,7 +49,7 @@ typedef struct Worker {
         size_t log_len;
         char *last_error;
 
-        int pty_peer_fd;                /* the pty's other end, held so that it never hangs up */
+        int pty_peer_fd;                /* the pty's other end, until the child holds it */
         char *pty_path;
         char *console_file;             /* a serial port or console in mode File: OpenConsole reads it */
 
@@ -58,6 +66,10 @@ typedef struct Worker {
  * writes the reason to err.
  */
 int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen);
+/* Finds the worker of vm that an earlier chvd started, if it still runs: 1 found, 0 none. */
+int worker_reattach(Vm *vm, Worker **ret);
+/* Writes worker.json (again, once the scope is known). */
+int worker_save_state(Worker *w, const char *unit);
 /* Lets the child exec chv-vmm. */
 int worker_release(Worker *w);
 /* Sends sig through the pidfd. */
@@ -68,9 +80,10 @@ int worker_stop(Worker *w, uint64_t usec);
 int worker_open_console(Worker *w);
 /* Reads what is left of the worker's output and notifications (before it is judged). */
 void worker_drain(Worker *w);
-/* Closes everything and removes the runtime directory. The process, if it runs, is left alone. */
+/* Closes everything, and removes the runtime directory unless the process still runs (it is left alone). */
 Worker *worker_free(Worker *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Worker *, worker_free);
 
-/* How the worker ended, in words: "the guest crashed: ...", "chv-vmm was killed by signal KILL". */
+/* How the worker ended, in words: "the guest crashed: ...", "chv-vmm was killed by signal KILL"; si is
+ * NULL for a worker found again after a restart, whose exit status nobody told chvd. */
 char *worker_describe_exit(Worker *w, const siginfo_t *si);

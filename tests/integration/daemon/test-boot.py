@@ -79,7 +79,7 @@ def test_boot_console_shutdown(env):
     check_eq(info['main_pid'], pid, 'Info.main_pid')
     # The worker's runtime directory, and the configuration it was given.
     rundir = os.path.join(env.runtime_dir, 'vms', 'web')
-    check_eq(sorted(os.listdir(rundir)), ['config.json', 'notify'], 'the runtime directory')
+    check_eq(sorted(os.listdir(rundir)), ['config.json', 'notify', 'worker.json'], 'the runtime directory')
     with open(os.path.join(rundir, 'config.json')) as f:
         check_eq(json.load(f)['payload']['cmdline'], 'test=halt', 'the worker\'s configuration')
     # The serial port on the VM's terminal.
@@ -229,6 +229,24 @@ def test_boot_failures_of_chvd(env):
           'the message with --require-scope', msg)
     check_eq(env.state('web'), 'Failed', 'State')
     env.alive()
+
+
+def test_chvd_restart(env):
+    """A restarted chvd takes up the VM that runs on: state, process, console, Shutdown."""
+    start(env)
+    path = env.create('web', guest('halt'))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    pid = env.prop(path, 'MainPID')
+    Console(env, 'web').wait('halt: idle')
+    check_eq(env.stop_chvd(), 0, 'the exit status of chvd')
+    check(worker_alive(pid), 'the VM died with chvd')
+    env.start_chvd()
+    check_eq((env.state('web'), env.prop(path, 'MainPID')), ('Running', pid), 'the VM after a restart of chvd')
+    # The guest's output since: nothing new (it idles), but the terminal is there.
+    env.call_ok(path, VM_IFACE, 'OpenConsole')
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+    check_eq(env.state('web'), 'Shutdown', 'the state after Shutdown')
+    check(not worker_alive(pid), 'the worker after Shutdown')
 
 
 def test_wrong_states(env):

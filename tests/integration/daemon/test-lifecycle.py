@@ -97,19 +97,60 @@ def test_worker_log(env):
 
 
 def test_workers_outlive_chvd(env):
-    """chvd going away leaves the VMs running (it will find them again: not yet)."""
+    """chvd going away leaves the VMs running, and the next chvd takes them up again: their state,
+    process, scope and terminal; it can stop them, and notices when they end."""
+    env.start_fake_systemd()
+    start(env)
+    path = env.create('web', fake('fake-echo'))
+    env.create('db', fake(''))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    env.call_ok(vm_path('db'), VM_IFACE, 'Boot')
+    pid, pid_db = env.prop(path, 'MainPID'), env.prop(vm_path('db'), 'MainPID')
+    check_eq(env.stop_chvd(), 0, 'the exit status of chvd')
+    time.sleep(0.5)
+    check(alive(pid) and alive(pid_db), 'a worker died with chvd')
+    # One VM ends while no chvd watches; its runtime directory is stale then.
+    os.kill(pid_db, signal.SIGKILL)
+    wait_for(lambda: not alive(pid_db), 'the end of the worker of db')
+    start(env)
+    check_eq(env.state('web'), 'Running', 'the state of a VM found again')
+    check_eq(env.prop(path, 'MainPID'), pid, 'the MainPID of a VM found again')
+    check_eq(env.prop(path, 'Unit'), 'chv-vm-web.scope', 'the Unit of a VM found again')
+    check('VM web: Found its chv-vmm (PID %d, chv-vm-web.scope) still running' % pid in env.chvd_log(),
+          'the log does not say the VM was found again')
+    check_eq(env.state('db'), 'Created', 'the state of a VM whose worker ended meanwhile')
+    check(not os.path.exists(os.path.join(env.runtime_dir, 'vms', 'db')), 'the stale runtime directory of db')
+    # Its terminal still works, both ways.
+    ok, v = env.call(path, VM_IFACE, 'OpenConsole')
+    check(ok and 'fake console ready' in v[0]['read'], 'the console of a VM found again', v)
+    env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Boot', message='it runs already')
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+    check_eq(env.state('web'), 'Shutdown', 'the state after Shutdown of a VM found again')
+    check(not alive(pid), 'the worker after Shutdown')
+    check('its exit status is unknown to this chvd' in env.chvd_log(), 'the log of the end of a VM found again')
+    # And it boots again as any other.
+    env.call_ok(path, VM_IFACE, 'Boot')
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+
+
+def test_worker_found_again_ends(env):
     start(env)
     path = env.create('web', fake(''))
     env.call_ok(path, VM_IFACE, 'Boot')
     pid = env.prop(path, 'MainPID')
-    check_eq(env.stop_chvd(), 0, 'the exit status of chvd')
+    env.stop_chvd()
+    start(env)
+    os.kill(pid, signal.SIGKILL)
+    env.wait_state('web', 'Shutdown')
+    check_eq(env.prop(path, 'MainPID'), 0, 'MainPID')
+
+
+def alive(pid):
     try:
-        time.sleep(0.5)
-        check(os.path.exists('/proc/%d' % pid), 'the worker died with chvd')
         with open('/proc/%d/stat' % pid) as f:
-            check(f.read().split(') ')[1][0] != 'Z', 'the worker died with chvd')
-    finally:
-        os.kill(pid, signal.SIGKILL)
+            return f.read().split(') ')[1][0] != 'Z'
+    except FileNotFoundError:
+        return False
 
 
 def scope_call(env):
@@ -179,7 +220,7 @@ def test_scope_fails(env):
     env.alive()
 
 
-for t in (test_scope, test_scope_exists, test_scope_fails):
+for t in (test_scope, test_scope_exists, test_scope_fails, test_workers_outlive_chvd):
     t.env_args = {'systemd': True}
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith('test_')}
