@@ -5,6 +5,7 @@ introspection, and hostile calls that must end in a named error with nothing hal
 
 import json
 import os
+import socket
 import subprocess
 
 from chvtest import (MANAGER, SOURCE_ROOT, VM_IFACE, Failure, check, check_eq, introspect_interface, run,
@@ -278,6 +279,22 @@ def test_second_chvd(env):
     check_eq(other.returncode, 1, 'the exit status of a second chvd on the same bus')
     check('is another chvd running?' in other.stderr, 'the second chvd does not say why it exits', other.stderr)
     env.alive()
+
+
+def test_notify(env):
+    """chvd tells its service manager (NOTIFY_SOCKET) when it serves, and when it stops."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    path = os.path.join(env.dir, 'notify')
+    sock.bind(path)
+    sock.settimeout(20)
+    env.env['NOTIFY_SOCKET'] = path
+    env.start_chvd()
+    ready = sock.recv(4096).decode()
+    check('READY=1' in ready.split('\n') and 'STATUS=Serving 0 VM(s).' in ready, 'the first notification', ready)
+    env.stop_chvd()
+    stopping = sock.recv(4096).decode()
+    check('STOPPING=1' in stopping.split('\n'), 'the notification at exit', stopping)
+    sock.close()
 
 
 def test_bad_options(env):
