@@ -120,24 +120,27 @@ OPEN_POLICY = '''<policy context="default">
 class Env:
     """A private bus (and the directories of one chvd) in a fresh temporary directory."""
 
-    def __init__(self, open_policy=False, systemd=False):
+    def __init__(self, open_policy=False, systemd=False, private_bus=True):
         self.dir = tempfile.mkdtemp(prefix='chvd-test.')
         os.chmod(self.dir, 0o755)  # nobody must reach the bus socket
         self.socket = os.path.join(self.dir, 'bus')
         self.state_dir = os.path.join(self.dir, 'state')
         self.runtime_dir = os.path.join(self.dir, 'run')
-        policy = OPEN_POLICY if open_policy else '<include>%s</include>' % POLICY
-        if systemd:
-            policy += SYSTEMD_POLICY
-        conf = os.path.join(self.dir, 'bus.conf')
-        with open(conf, 'w') as f:
-            f.write(BUS_CONFIG.format(socket=self.socket, policy=policy))
-        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + self.socket)
+        self.env = dict(os.environ)
         self.env.pop('NOTIFY_SOCKET', None)
-        self.bus_log = open(os.path.join(self.dir, 'dbus-daemon.log'), 'w')
-        self.bus = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork'],
-                                    stdout=self.bus_log, stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(self.socket), 'the bus socket')
+        self.bus = None
+        if private_bus:
+            policy = OPEN_POLICY if open_policy else '<include>%s</include>' % POLICY
+            if systemd:
+                policy += SYSTEMD_POLICY
+            conf = os.path.join(self.dir, 'bus.conf')
+            with open(conf, 'w') as f:
+                f.write(BUS_CONFIG.format(socket=self.socket, policy=policy))
+            self.env['DBUS_SYSTEM_BUS_ADDRESS'] = 'unix:path=' + self.socket
+            self.bus_log = open(os.path.join(self.dir, 'dbus-daemon.log'), 'w')
+            self.bus = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork'],
+                                        stdout=self.bus_log, stderr=subprocess.STDOUT)
+            wait_for(lambda: os.path.exists(self.socket), 'the bus socket')
         self.chvd = None
         self.chvd_log_path = os.path.join(self.dir, 'chvd.log')
         self.monitors = []
@@ -208,9 +211,10 @@ class Env:
         finally:
             if self.chvd and self.chvd.poll() is None:
                 self.chvd.kill()
-            self.bus.terminate()
-            self.bus.wait()
-            self.bus_log.close()
+            if self.bus:
+                self.bus.terminate()
+                self.bus.wait()
+                self.bus_log.close()
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
