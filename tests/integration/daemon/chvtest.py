@@ -199,6 +199,16 @@ class Env:
         except FileNotFoundError:
             return ''
 
+    def kill_workers(self):
+        """VMs outlive chvd: whatever worker a test left running (its command line names this directory) goes."""
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                    if (self.dir + '/').encode() in f.read():
+                        os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass
+
     def close(self):
         for m in self.monitors:
             m.stop()
@@ -217,6 +227,7 @@ class Env:
                 self.bus_log.close()
 
     def cleanup(self):
+        self.kill_workers()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # Calls.
