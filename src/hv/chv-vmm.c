@@ -13,6 +13,7 @@
 #include <termios.h>
 
 #include "config-file.h"
+#include "control.h"
 #include "log.h"
 #include "parse-util.h"
 #include "vm-config-cli.h"
@@ -34,6 +35,7 @@ typedef struct Args {
         int verbosity;
         const char *log_file;
         const char *kvm_path;
+        const char *control_socket;
         bool no_reboot;
 } Args;
 
@@ -55,6 +57,7 @@ static void help(void)
                "  --rng [src=PATH]          virtio-rng source (default src=/dev/urandom)\n"
                "  --no-reboot               exit when the guest resets instead of rebooting it\n"
                "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
+               "  --control-socket PATH     serve control requests (pause, resume, counters, ...) there\n"
                "  --log-file PATH           write the log there instead of to standard error\n"
                "  -v                        more log output (repeat for more)\n"
                "  -V, --version             print the version\n"
@@ -102,6 +105,7 @@ static int parse_args(int argc, char **argv, Args *a)
                 ARG_NO_REBOOT,
                 ARG_KVM_DEVICE,
                 ARG_LOG_FILE,
+                ARG_CONTROL_SOCKET,
         };
         static const struct option options[] = {
                 { "kernel", required_argument, NULL, ARG_KERNEL },
@@ -118,6 +122,7 @@ static int parse_args(int argc, char **argv, Args *a)
                 { "no-reboot", no_argument, NULL, ARG_NO_REBOOT },
                 { "kvm-device", required_argument, NULL, ARG_KVM_DEVICE },
                 { "log-file", required_argument, NULL, ARG_LOG_FILE },
+                { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -175,6 +180,9 @@ static int parse_args(int argc, char **argv, Args *a)
                         break;
                 case ARG_LOG_FILE:
                         a->log_file = optarg;
+                        break;
+                case ARG_CONTROL_SOCKET:
+                        a->control_socket = optarg;
                         break;
                 case 'v':
                         a->verbosity++;
@@ -367,6 +375,7 @@ typedef enum LoopSource {
         SOURCE_VM,
         SOURCE_SIGNAL,
         SOURCE_STDIN,
+        SOURCE_CONTROL, /* SOURCE_CONTROL + n: the control socket and its clients */
 } LoopSource;
 
 typedef struct Runner {
@@ -482,9 +491,69 @@ static int epoll_watch(int epoll_fd, int fd, LoopSource source)
         return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? negative_errno() : 0;
 }
 
-static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_stdin, bool *ret_started)
+static const char *const control_ops[] = {
+        "pause", "resume", "counters", "info", "power-button", "shutdown", NULL,
+};
+
+static int on_control(void *ctx, const char *op, cJSON *reply, char *err, size_t errlen)
+{
+        Runner *run = ctx;
+        Vm *vm = run->vm;
+        int r;
+
+        if (strcmp(op, "pause") == 0) {
+                r = vm_pause(vm, err, errlen);
+                if (r >= 0)
+                        log_info("VM paused");
+                return r;
+        }
+        if (strcmp(op, "resume") == 0) {
+                r = vm_resume(vm, err, errlen);
+                if (r >= 0)
+                        log_info("VM resumed");
+                return r;
+        }
+        if (strcmp(op, "counters") == 0) {
+                cJSON *c = vm_counters(vm);
+                if (!c || !cJSON_AddItemToObject(reply, "counters", c)) {
+                        cJSON_Delete(c);
+                        return -ENOMEM;
+                }
+                return 0;
+        }
+        if (strcmp(op, "info") == 0) {
+                cJSON *vcpus = cJSON_AddArrayToObject(reply, "vcpus");
+                if (!cJSON_AddStringToObject(reply, "state", vm_state(vm)) ||
+                    !cJSON_AddNumberToObject(reply, "boots", (double) vm->boots) || !vcpus)
+                        return -ENOMEM;
+                for (unsigned i = 0; i < vm->n_vcpus; i++) {
+                        cJSON *v = cJSON_CreateObject();
+                        if (!v || !cJSON_AddItemToArray(vcpus, v)) {
+                                cJSON_Delete(v);
+                                return -ENOMEM;
+                        }
+                        if (!cJSON_AddNumberToObject(v, "id", i) ||
+                            !cJSON_AddBoolToObject(v, "parked", atomic_load(&vm->vcpus[i].parked)))
+                                return -ENOMEM;
+                }
+                return 0;
+        }
+        if (strcmp(op, "power-button") == 0) {
+                log_info("Pressing the power button");
+                vm_power_button(vm);
+                return 0;
+        }
+        /* shutdown: as SIGTERM */
+        log_info("Shutdown requested on the control socket");
+        vm_request(vm, VM_REQUEST_STOP);
+        return 0;
+}
+
+static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_stdin, const char *control_socket,
+                  bool *ret_started)
 {
         _cleanup_close_ int epoll_fd = -EBADF, signal_fd = -EBADF;
+        _cleanup_(control_server_freep) ControlServer *control = NULL;
         Runner run = {
                 .vm = vm,
                 .kvm = kvm,
@@ -514,6 +583,13 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_s
                 /* Only input that epoll can watch (a tty, pty, pipe or socket); regular files are skipped. */
                 if (flags >= 0 && fcntl(serial_in_fd, F_SETFL, flags | O_NONBLOCK) >= 0)
                         (void) epoll_watch(epoll_fd, serial_in_fd, SOURCE_STDIN);
+        }
+        if (control_socket) {
+                r = control_server_new(control_socket, epoll_fd, SOURCE_CONTROL, control_ops, on_control, &run,
+                                       &control);
+                if (r < 0)
+                        return log_error_errno(r, "cannot listen on control socket \"%s\": %s", control_socket,
+                                               strerror(-r));
         }
         if (raw_stdin)
                 stdin_make_raw(&run);
@@ -548,6 +624,10 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_s
                                 break;
                         case SOURCE_STDIN:
                                 on_stdin(&run);
+                                break;
+                        default:
+                                if (control_server_owns(control, evs[i].data.u32))
+                                        control_server_dispatch(control, evs[i].data.u32);
                                 break;
                         }
         }
@@ -645,7 +725,7 @@ int main(int argc, char **argv)
         }
 
         status = run_vm(vm, kvm, args.no_reboot, serial.stdin ? STDIN_FILENO : serial.in,
-                        serial.stdin || console.stdin, &started);
+                        serial.stdin || console.stdin, args.control_socket, &started);
         if (status < 0)
                 status = EXIT_VMM_ERROR;
 out:

@@ -189,3 +189,44 @@ void vm_free_devices(Vm *vm)
         vm->devices = NULL;
         vm->n_devices = 0;
 }
+
+static bool add_counter(cJSON *o, const char *name, uint64_t v)
+{
+        return cJSON_AddNumberToObject(o, name, (double) v) != NULL;
+}
+
+cJSON *vm_counters(Vm *vm)
+{
+        cJSON *all = cJSON_CreateObject();
+
+        if (!all)
+                return NULL;
+        for (size_t i = 0; i < vm->n_devices; i++) {
+                VirtioDevice *d = vm->devices[i]->dev;
+                cJSON *c;
+                bool ok;
+
+                if (d->type != VIRTIO_ID_BLOCK && d->type != VIRTIO_ID_NET)
+                        continue;
+                c = cJSON_AddObjectToObject(all, d->id);
+                if (!c)
+                        goto fail;
+                if (d->type == VIRTIO_ID_BLOCK) {
+                        VirtioBlkCounters b;
+                        virtio_blk_counters(d, &b);
+                        ok = add_counter(c, "read_bytes", b.read_bytes) && add_counter(c, "write_bytes", b.write_bytes) &&
+                             add_counter(c, "read_ops", b.read_ops) && add_counter(c, "write_ops", b.write_ops);
+                } else {
+                        VirtioNetCounters n;
+                        virtio_net_counters(d, &n);
+                        ok = add_counter(c, "rx_bytes", n.rx_bytes) && add_counter(c, "rx_frames", n.rx_frames) &&
+                             add_counter(c, "tx_bytes", n.tx_bytes) && add_counter(c, "tx_frames", n.tx_frames);
+                }
+                if (!ok)
+                        goto fail;
+        }
+        return all;
+fail:
+        cJSON_Delete(all);
+        return NULL;
+}

@@ -93,6 +93,8 @@ int vm_new(const VmConfig *config, const VmHost *host, Vm **ret, char *err, size
         iobus_init(&vm->pio, "port I/O");
         iobus_init(&vm->mmio, "MMIO");
         irq_router_init(&vm->irqs);
+        pthread_mutex_init(&vm->pause_lock, NULL);
+        pthread_cond_init(&vm->pause_cond, NULL);
         vm->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (vm->event_fd < 0)
                 return negative_errno();
@@ -169,6 +171,8 @@ Vm *vm_free(Vm *vm)
         rtc_free(vm->rtc);
         guest_memory_free(vm->mem);
         safe_close(vm->event_fd);
+        pthread_cond_destroy(&vm->pause_cond);
+        pthread_mutex_destroy(&vm->pause_lock);
         free(vm);
         return NULL;
 }
@@ -389,6 +393,30 @@ static void vcpu_kick_handler(int sig)
         /* Only here to make KVM_RUN return with EINTR. */
 }
 
+/* Waits outside KVM_RUN while the VM is paused; vm_pause() counts the threads parked here. */
+static void vcpu_park(Vcpu *v)
+{
+        Vm *vm = v->vm;
+
+        pthread_mutex_lock(&vm->pause_lock);
+        atomic_store(&v->parked, true);
+        vm->n_parked++;
+        pthread_cond_broadcast(&vm->pause_cond);
+        while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+                pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+        vm->n_parked--;
+        atomic_store(&v->parked, false);
+        pthread_mutex_unlock(&vm->pause_lock);
+}
+
+static void vcpu_thread_gone(Vm *vm)
+{
+        pthread_mutex_lock(&vm->pause_lock);
+        vm->n_gone++;
+        pthread_cond_broadcast(&vm->pause_cond);
+        pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *userdata)
 {
         Vcpu *v = userdata;
@@ -405,6 +433,10 @@ static void *vcpu_thread(void *userdata)
         pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
 
         while (!atomic_load(&vm->stopping)) {
+                if (atomic_load(&vm->pause_requested)) {
+                        vcpu_park(v);
+                        continue;
+                }
                 int r = ioctl(v->fd, KVM_RUN, 0);
                 if (r < 0) {
                         if (errno == EINTR || errno == EAGAIN) {
@@ -458,6 +490,7 @@ static void *vcpu_thread(void *userdata)
                         break;
         }
 out:
+        vcpu_thread_gone(vm);
         return NULL;
 }
 
@@ -474,6 +507,9 @@ int vm_start(Vm *vm, Kvm *kvm, char *err, size_t errlen)
 
         atomic_store(&vm->stopping, false);
         atomic_store(&vm->request, VM_REQUEST_NONE);
+        atomic_store(&vm->pause_requested, false);
+        vm->paused = false;
+        vm->n_parked = vm->n_gone = 0;
         vm->crash_reason[0] = 0;
         if (vm->serial)
                 serial_reset(vm->serial);
@@ -527,18 +563,78 @@ fail:
         return r;
 }
 
-void vm_stop(Vm *vm)
+/* Takes every vCPU thread out of KVM_RUN; immediate_exit covers a kick that lands just before it. */
+static void vm_kick_vcpus(Vm *vm)
 {
-        atomic_store(&vm->stopping, true);
         for (unsigned i = 0; i < vm->n_vcpus; i++) {
                 Vcpu *v = &vm->vcpus[i];
                 if (!v->thread_started)
                         continue;
-                /* immediate_exit covers a kick that lands just before KVM_RUN. */
                 if (v->run)
                         v->run->immediate_exit = 1;
                 (void) pthread_kill(v->thread, SIGUSR1);
         }
+}
+
+const char *vm_state(const Vm *vm)
+{
+        return vm->paused ? "Paused" : "Running";
+}
+
+int vm_pause(Vm *vm, char *err, size_t errlen)
+{
+        unsigned started = 0;
+        int r;
+
+        if (vm->paused)
+                return errbuf_fail(-EBUSY, err, errlen, "the VM is paused already: resume it first");
+        if (vm->n_vcpus == 0 || atomic_load(&vm->request) != VM_REQUEST_NONE)
+                return errbuf_fail(-EAGAIN, err, errlen, "the VM is not running (it is going down or rebooting)");
+
+        atomic_store(&vm->pause_requested, true);
+        vm_kick_vcpus(vm);
+        for (unsigned i = 0; i < vm->n_vcpus; i++)
+                started += vm->vcpus[i].thread_started;
+        pthread_mutex_lock(&vm->pause_lock);
+        while (vm->n_parked + vm->n_gone < started)
+                pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+        pthread_mutex_unlock(&vm->pause_lock);
+
+        /* The guest's clock stops here (Cloud Hypervisor does the same): no jump when it resumes. */
+        r = kvm_ioctl(vm->fd, KVM_GET_CLOCK, &vm->clock);
+        if (r < 0)
+                log_warning("KVM_GET_CLOCK failed, the guest's clock will jump on resume: %s", strerror(-r));
+        vm->clock.flags = 0; /* KVM_SET_CLOCK takes none of the flags KVM_GET_CLOCK reports */
+        vm->clock_saved = r >= 0;
+        vm->paused = true;
+        return 0;
+}
+
+int vm_resume(Vm *vm, char *err, size_t errlen)
+{
+        if (!vm->paused)
+                return errbuf_fail(-EBUSY, err, errlen, "the VM is not paused: there is nothing to resume");
+        if (vm->clock_saved) {
+                int r = kvm_ioctl(vm->fd, KVM_SET_CLOCK, &vm->clock);
+                if (r < 0)
+                        log_warning("KVM_SET_CLOCK failed, the guest's clock jumps: %s", strerror(-r));
+        }
+        pthread_mutex_lock(&vm->pause_lock);
+        atomic_store(&vm->pause_requested, false);
+        vm->paused = false;
+        pthread_cond_broadcast(&vm->pause_cond);
+        pthread_mutex_unlock(&vm->pause_lock);
+        return 0;
+}
+
+void vm_stop(Vm *vm)
+{
+        atomic_store(&vm->stopping, true);
+        vm_kick_vcpus(vm);
+        /* Parked vCPUs see stopping once woken. */
+        pthread_mutex_lock(&vm->pause_lock);
+        pthread_cond_broadcast(&vm->pause_cond);
+        pthread_mutex_unlock(&vm->pause_lock);
         for (unsigned i = 0; i < vm->n_vcpus; i++) {
                 Vcpu *v = &vm->vcpus[i];
                 if (v->thread_started) {
@@ -552,4 +648,6 @@ void vm_stop(Vm *vm)
         vm->n_vcpus = 0;
         irq_router_detach(&vm->irqs);
         vm->fd = safe_close(vm->fd);
+        atomic_store(&vm->pause_requested, false);
+        vm->paused = false;
 }

@@ -25,6 +25,7 @@ typedef struct Vcpu {
         struct kvm_run *run;
         pthread_t thread;
         bool thread_started;
+        _Atomic bool parked; /* outside KVM_RUN, waiting for vm_resume() */
         uint64_t exits;
 } Vcpu;
 
@@ -70,6 +71,18 @@ struct Vm {
         int event_fd;
         char crash_reason[256];
 
+        /*
+         * Pause: pausing asks every vCPU thread to park on pause_cond; pause_lock guards n_parked (threads
+         * parked) and n_gone (threads that ended). paused is the main thread's.
+         */
+        _Atomic bool pause_requested;
+        pthread_mutex_t pause_lock;
+        pthread_cond_t pause_cond;
+        unsigned n_parked, n_gone;
+        bool paused;
+        struct kvm_clock_data clock; /* the guest's clock when it was paused, if clock_saved */
+        bool clock_saved;
+
         /* Boot markers: the first guest output byte, and debug port codes. */
         _Atomic double first_output;
 };
@@ -90,6 +103,17 @@ void vm_stop(Vm *vm);
 void vm_request(Vm *vm, VmRequest r);
 /* Reads and clears the pending request (after event_fd became readable). */
 VmRequest vm_take_request(Vm *vm);
+/*
+ * Stops every vCPU outside KVM_RUN and returns once all are parked; the guest's clock stops with them.
+ * Pausing a paused VM, or one that is going down, fails with a message in err.
+ */
+int vm_pause(Vm *vm, char *err, size_t errlen);
+/* Lets the vCPUs run again, the guest's clock going on from where it stopped. */
+int vm_resume(Vm *vm, char *err, size_t errlen);
+/* The VM's state as Cloud Hypervisor names it: "Running" or "Paused". */
+const char *vm_state(const Vm *vm);
+/* Cloud Hypervisor's vm.counters: an object with one member per block and net device id. */
+cJSON *vm_counters(Vm *vm);
 /* Presses the ACPI power button: the guest hears of it through the Generic Event Device. */
 void vm_power_button(Vm *vm);
 
