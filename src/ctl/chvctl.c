@@ -357,7 +357,7 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
         return 0;
 }
 
-/* boot, shutdown, reboot, power-button, delete: NAME..., each in turn; the first failure ends it. */
+/* boot, shutdown, reboot, power-button, pause, resume, delete: NAME..., each in turn; the first failure ends it. */
 static int verb_simple(sd_bus *bus, int argc, char **argv)
 {
         static const struct {
@@ -365,7 +365,8 @@ static int verb_simple(sd_bus *bus, int argc, char **argv)
                 const char *method;
         } methods[] = {
                 { "boot", "Boot" },         { "shutdown", "Shutdown" }, { "reboot", "Reboot" },
-                { "power-button", "PowerButton" }, { "delete", "Delete" },
+                { "power-button", "PowerButton" }, { "delete", "Delete" }, { "pause", "Pause" },
+                { "resume", "Resume" },
         };
         const char *method = NULL;
         int r;
@@ -436,29 +437,64 @@ static void print_info(const cJSON *info)
         printf("     Console: %s\n", strna(json_string(cJSON_GetObjectItemCaseSensitive(config, "console"), "mode")));
 }
 
-static int verb_info(sd_bus *bus, int argc, char **argv)
+/* Calls a VM's method that returns a JSON object as "s": Info, Counters. */
+static int vm_call_json(sd_bus *bus, const char *name, const char *method, cJSON **ret)
 {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *text;
-        cJSON *info;
         int r;
 
-        if (argc != 2)
-                return usage_error("info needs the name of one VM");
-        r = vm_call(bus, argv[1], "Info", 0, &reply);
+        r = vm_call(bus, name, method, 0, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(reply, "s", &text);
         if (r < 0)
                 return bus_fail(NULL, r);
-        info = cJSON_Parse(text);
-        if (!info)
-                return fail(EXIT_FAILED, "chvd sent Info that is not JSON");
+        *ret = cJSON_Parse(text);
+        if (!cJSON_IsObject(*ret)) {
+                cJSON_Delete(*ret);
+                return fail(EXIT_FAILED, "chvd sent %s that is not a JSON object", method);
+        }
+        return 0;
+}
+
+static int verb_info(sd_bus *bus, int argc, char **argv)
+{
+        cJSON *info;
+        int r;
+
+        if (argc != 2)
+                return usage_error("info needs the name of one VM");
+        r = vm_call_json(bus, argv[1], "Info", &info);
+        if (r < 0)
+                return r;
         if (arg_json)
                 print_json(info);
         else
                 print_info(info);
         cJSON_Delete(info);
+        return 0;
+}
+
+/* counters NAME: Cloud Hypervisor's vm.counters; "DEVICE COUNTER VALUE" lines, or the JSON. */
+static int verb_counters(sd_bus *bus, int argc, char **argv)
+{
+        cJSON *counters, *d, *c;
+        int r;
+
+        if (argc != 2)
+                return usage_error("counters needs the name of one VM");
+        r = vm_call_json(bus, argv[1], "Counters", &counters);
+        if (r < 0)
+                return r;
+        if (arg_json)
+                print_json(counters);
+        else
+                cJSON_ArrayForEach(d, counters)
+                        cJSON_ArrayForEach(c, d)
+                                if (cJSON_IsNumber(c))
+                                        printf("%s %s %.0f\n", d->string, c->string, c->valuedouble);
+        cJSON_Delete(counters);
         return 0;
 }
 
@@ -620,6 +656,9 @@ static void help(void)
                "  shutdown NAME...             stop VMs\n"
                "  reboot NAME...               stop and start VMs again\n"
                "  power-button NAME...         press the ACPI power button\n"
+               "  pause NAME...                stop the vCPUs of running VMs\n"
+               "  resume NAME...               let paused VMs run again\n"
+               "  counters NAME                a VM's I/O counters per device\n"
                "  delete NAME...               remove VMs that do not run\n"
                "  info NAME                    what a VM is and does\n"
                "  console NAME                 attach to a VM's console (Ctrl-] leaves)\n"
@@ -643,7 +682,8 @@ int main(int argc, char **argv)
         } verbs[] = {
                 { "list", verb_list },        { "create", verb_create },   { "boot", verb_simple },
                 { "shutdown", verb_simple },  { "reboot", verb_simple },   { "power-button", verb_simple },
-                { "delete", verb_simple },    { "info", verb_info },       { "console", verb_console },
+                { "delete", verb_simple },    { "info", verb_info },       { "pause", verb_simple },
+                { "resume", verb_simple },    { "counters", verb_counters },       { "console", verb_console },
                 { "events", verb_events },    { "ping", verb_ping },
         };
         static const struct option options[] = {

@@ -119,11 +119,13 @@ void vm_finish_stop(Vm *vm)
 }
 
 /* The methods that act on a running guest want it Running; anything else gets a word on what to do. */
-static int vm_check_running(Vm *vm, sd_bus_error *error)
+static int vm_check_running(Vm *vm, bool paused_too, sd_bus_error *error)
 {
         switch (vm->state) {
         case VM_RUNNING:
                 return 0;
+        case VM_PAUSED:
+                return paused_too ? 0 : vm_error_state(vm, error, "it is paused; resume it first");
         case VM_STARTING:
                 return vm_error_state(vm, error, "wait until it runs");
         case VM_STOPPING:
@@ -165,7 +167,8 @@ static int bus_vm_act_on_running(sd_bus_message *msg, Vm *vm, sd_bus_error *erro
         r = bus_check_privileged(msg, what, error);
         if (r < 0)
                 return r;
-        r = vm_check_running(vm, error);
+        /* A paused VM can be shut down or rebooted (chv-vmm stops it on SIGTERM), not woken otherwise. */
+        r = vm_check_running(vm, action != vm_power_button, error);
         if (r < 0)
                 return r;
         r = action(vm);
@@ -195,6 +198,57 @@ static int bus_vm_method_power_button(sd_bus_message *msg, void *userdata, sd_bu
                                      NULL);
 }
 
+/* Pause and Resume: root only, the VM Running (Pause) or Paused (Resume). */
+static int bus_vm_pause_or_resume(sd_bus_message *msg, Vm *vm, sd_bus_error *error, bool pause)
+{
+        char err[512];
+        int r;
+
+        r = bus_check_privileged(msg, pause ? "Pausing a VM" : "Resuming a VM", error);
+        if (r < 0)
+                return r;
+        if (vm->state == VM_PAUSED)
+                r = pause ? vm_error_state(vm, error, "it is paused already; resume it first") : 0;
+        else if (vm->state == VM_RUNNING && !pause)
+                r = vm_error_state(vm, error, "it is not paused; there is nothing to resume");
+        else
+                r = vm_check_running(vm, false, error);
+        if (r < 0)
+                return r;
+        r = pause ? vm_pause(vm, err, sizeof err) : vm_resume(vm, err, sizeof err);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "%s VM %s failed: %s", pause ? "Pausing" : "Resuming",
+                                         vm->name, err);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int bus_vm_method_pause(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        return bus_vm_pause_or_resume(msg, userdata, error, true);
+}
+
+static int bus_vm_method_resume(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        return bus_vm_pause_or_resume(msg, userdata, error, false);
+}
+
+static int bus_vm_method_counters(sd_bus_message *msg, void *userdata, sd_bus_error *error)
+{
+        _cleanup_free_ char *counters = NULL;
+        Vm *vm = userdata;
+        char err[512];
+        int r;
+
+        r = vm_check_running(vm, true, error);
+        if (r < 0)
+                return r;
+        r = vm_counters(vm, &counters, err, sizeof err);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Reading the counters of VM %s failed: %s",
+                                         vm->name, err);
+        return sd_bus_reply_method_return(msg, "s", counters);
+}
+
 static int bus_vm_method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_close_ int fd = -EBADF;
@@ -205,7 +259,7 @@ static int bus_vm_method_open_console(sd_bus_message *msg, void *userdata, sd_bu
         r = bus_check_privileged(msg, "Opening the console of a VM", error);
         if (r < 0)
                 return r;
-        if (vm->state != VM_STARTING && vm->state != VM_RUNNING)
+        if (vm->state != VM_STARTING && vm->state != VM_RUNNING && vm->state != VM_PAUSED)
                 return vm_error_state(vm, error, "boot it first");
         fd = worker_open_console(vm->worker);
         if (fd == -ENXIO)
@@ -233,6 +287,12 @@ const sd_bus_vtable vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_reboot,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PowerButton", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_power_button,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_pause,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, bus_vm_method_resume,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Counters", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", counters), bus_vm_method_counters,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Info", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", info), bus_vm_method_info,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -17,6 +17,7 @@
 static const char *const vm_state_table[_VM_STATE_MAX] = {
         [VM_CREATED] = "Created",   [VM_STARTING] = "Starting", [VM_RUNNING] = "Running",
         [VM_STOPPING] = "Stopping", [VM_SHUTDOWN] = "Shutdown", [VM_FAILED] = "Failed",
+        [VM_PAUSED] = "Paused",
 };
 
 const char *vm_state_to_string(VmState s)
@@ -302,7 +303,7 @@ char *vm_info_json(Vm *vm)
             !cJSON_AddStringToObject(info, "state", vm_state_to_string(vm->state)) ||
             !cJSON_AddStringToObject(info, "name", vm->name) || !cJSON_AddStringToObject(info, "uuid", vm->uuid))
                 goto out;
-        if ((vm->state == VM_RUNNING || vm->state == VM_STOPPING) &&
+        if ((vm->state == VM_RUNNING || vm->state == VM_PAUSED || vm->state == VM_STOPPING) &&
             !cJSON_AddNumberToObject(info, "memory_actual_size", (double) vm->memory_size))
                 goto out;
         if (vm->unit && !cJSON_AddStringToObject(info, "unit", vm->unit))
@@ -499,6 +500,63 @@ int vm_power_button(Vm *vm)
         return worker_kill(vm->worker, SIGUSR2);
 }
 
+/* Pause and Resume: the event before, the request, the state and the event after. */
+static int vm_pause_or_resume(Vm *vm, bool pause, char *err, size_t errlen)
+{
+        int r;
+
+        (void) vm_send_event(vm, "vm", pause ? "pausing" : "resuming", NULL);
+        r = worker_control(vm->worker, pause ? "pause" : "resume", NULL, err, errlen);
+        if (r < 0)
+                return r;
+        vm_set_state(vm, pause ? VM_PAUSED : VM_RUNNING);
+        log_vm(vm, LOG_INFO, pause ? "Paused." : "Resumed.");
+        (void) vm_send_event(vm, "vm", pause ? "paused" : "resumed", NULL);
+        return 0;
+}
+
+int vm_pause(Vm *vm, char *err, size_t errlen)
+{
+        return vm_pause_or_resume(vm, true, err, errlen);
+}
+
+int vm_resume(Vm *vm, char *err, size_t errlen)
+{
+        return vm_pause_or_resume(vm, false, err, errlen);
+}
+
+int vm_counters(Vm *vm, char **ret, char *err, size_t errlen)
+{
+        cJSON *reply = NULL, *c;
+        int r;
+
+        r = worker_control(vm->worker, "counters", &reply, err, errlen);
+        if (r < 0)
+                return r;
+        c = cJSON_GetObjectItemCaseSensitive(reply, "counters");
+        *ret = cJSON_IsObject(c) ? cJSON_PrintUnformatted(c) : NULL;
+        cJSON_Delete(reply);
+        if (!*ret)
+                return errbuf_fail(cJSON_IsObject(c) ? -ENOMEM : -EBADMSG, err, errlen, "chv-vmm gave no counters");
+        return 0;
+}
+
+static bool vm_worker_paused(Vm *vm)
+{
+        cJSON *info = NULL, *s;
+        bool paused = false;
+        char err[256];
+
+        if (worker_control(vm->worker, "info", &info, err, sizeof err) < 0) {
+                log_vm(vm, LOG_DEBUG, "Cannot ask chv-vmm for its state: %s", err);
+                return false;
+        }
+        s = cJSON_GetObjectItemCaseSensitive(info, "state");
+        paused = cJSON_IsString(s) && streq(s->valuestring, "Paused");
+        cJSON_Delete(info);
+        return paused;
+}
+
 int vm_reattach(Vm *vm)
 {
         int r;
@@ -507,7 +565,8 @@ int vm_reattach(Vm *vm)
         if (r <= 0)
                 return r;
         vm->main_pid = vm->worker->pid;
-        vm->state = VM_RUNNING;
+        /* A worker paused before chvd restarted stays paused. */
+        vm->state = vm_worker_paused(vm) ? VM_PAUSED : VM_RUNNING;
         log_vm(vm, LOG_INFO, "Found its chv-vmm (PID %d%s%s) still running, watching it again.", vm->main_pid,
                vm->unit ? ", " : "", vm->unit ?: "");
         return 1;

@@ -24,6 +24,7 @@ typedef enum VmState {
         VM_STOPPING,
         VM_SHUTDOWN,
         VM_FAILED,
+        VM_PAUSED,              /* the worker runs, its vCPUs are stopped */
         _VM_STATE_MAX,
         _VM_STATE_INVALID = -EINVAL,
 } VmState;
@@ -99,6 +100,11 @@ int vm_boot(Vm *vm, char *err, size_t errlen);
 int vm_shutdown(Vm *vm);        /* SIGTERM, then SIGKILL after the stop timeout: Stopping, then Shutdown */
 int vm_reboot(Vm *vm);          /* a new worker once the old one is gone */
 int vm_power_button(Vm *vm);    /* SIGUSR2: the guest decides */
+/* Through the worker's control socket: Running to Paused and back; the reason of a failure in err. */
+int vm_pause(Vm *vm, char *err, size_t errlen);
+int vm_resume(Vm *vm, char *err, size_t errlen);
+/* Cloud Hypervisor's vm.counters as JSON text, from the worker. */
+int vm_counters(Vm *vm, char **ret, char *err, size_t errlen);
 
 /* Before the bus: takes up the worker an earlier chvd left running. 1 found, 0 none. */
 int vm_reattach(Vm *vm);

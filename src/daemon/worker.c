@@ -222,6 +222,58 @@ int worker_kill(Worker *w, int sig)
         return pidfd_send_signal(w->pidfd, sig) < 0 ? -errno : 0;
 }
 
+/*
+ * One request on the worker's control socket (chv-vmm(1)), on a connection of its own: nothing to
+ * restore when chvd restarts. chv-vmm answers from its main loop at once; the timeout covers a
+ * worker that hangs, whose requests then fail.
+ */
+#define WORKER_CONTROL_TIMEOUT_SEC 10
+#define WORKER_CONTROL_REPLY_MAX 65536
+
+int worker_control(Worker *w, const char *op, cJSON **ret, char *err, size_t errlen)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct timeval tv = { .tv_sec = WORKER_CONTROL_TIMEOUT_SEC };
+        _cleanup_free_ char *req = NULL, *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        cJSON *reply, *ok, *e;
+        ssize_t n;
+
+        if ((size_t) snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ctl", w->dir) >= sizeof sa.sun_path)
+                return errbuf_fail(-ENAMETOOLONG, err, errlen, "the control socket's path is too long");
+        if (asprintf(&req, "{\"op\":\"%s\"}", op) < 0 || !(buf = malloc(WORKER_CONTROL_REPLY_MAX + 1)))
+                return -ENOMEM;
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot make a socket: %m");
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot reach chv-vmm on %s: %m", sa.sun_path);
+        if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot send to chv-vmm: %m");
+        n = recv(fd, buf, WORKER_CONTROL_REPLY_MAX, 0);
+        if (n < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "no answer from chv-vmm: %m");
+        buf[n] = 0;
+        reply = cJSON_Parse(buf);
+        ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
+        if (!cJSON_IsBool(ok)) {
+                cJSON_Delete(reply);
+                return errbuf_fail(-EBADMSG, err, errlen, "chv-vmm gave no valid answer");
+        }
+        if (cJSON_IsFalse(ok)) {
+                e = cJSON_GetObjectItemCaseSensitive(reply, "error");
+                errbuf_fail(-EINVAL, err, errlen, "%s", cJSON_IsString(e) ? e->valuestring : "chv-vmm refused");
+                cJSON_Delete(reply);
+                return -EINVAL;
+        }
+        if (ret)
+                *ret = reply;
+        else
+                cJSON_Delete(reply);
+        return 0;
+}
+
 int worker_stop(Worker *w, uint64_t usec)
 {
         int r;
@@ -546,7 +598,7 @@ int worker_reattach(Vm *vm, Worker **ret)
 int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
 {
         _cleanup_(worker_freep) Worker *w = NULL;
-        _cleanup_free_ char *config_path = NULL, *notify_path = NULL, *notify_env = NULL;
+        _cleanup_free_ char *config_path = NULL, *notify_path = NULL, *notify_env = NULL, *ctl_path = NULL;
         _cleanup_close_ int io_fd = -EBADF, go_r = -EBADF, log_w = -EBADF;
         Manager *m = vm->manager;
         int go[2], logp[2], r;
@@ -585,10 +637,11 @@ int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
         log_w = logp[1];
         if (fcntl(w->log_fd, F_SETFL, O_NONBLOCK) < 0)
                 return -errno;
-        if (asprintf(&notify_env, "NOTIFY_SOCKET=%s", notify_path) < 0)
+        if (asprintf(&notify_env, "NOTIFY_SOCKET=%s", notify_path) < 0 || asprintf(&ctl_path, "%s/ctl", w->dir) < 0)
                 return -ENOMEM;
 
-        char *argv[] = { m->config.vmm_path, (char *) "--config", config_path, NULL };
+        char *argv[] = { m->config.vmm_path, (char *) "--config", config_path, (char *) "--control-socket", ctl_path,
+                         NULL };
         char *envp[] = { notify_env, (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                          (char *) "LANG=C.UTF-8", NULL };
 

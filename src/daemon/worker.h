@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -74,6 +75,12 @@ int worker_save_state(Worker *w, const char *unit);
 int worker_release(Worker *w);
 /* Sends sig through the pidfd. */
 int worker_kill(Worker *w, int sig);
+/*
+ * Sends {"op": op} on the worker's control socket and waits for the reply (chv-vmm answers at once).
+ * Returns the reply in ret (may be NULL), or a negative errno with chv-vmm's error, or why it could not
+ * be asked, in err.
+ */
+int worker_control(Worker *w, const char *op, cJSON **ret, char *err, size_t errlen);
 /* SIGTERM now, SIGKILL after usec. */
 int worker_stop(Worker *w, uint64_t usec);
 /* A new file descriptor of the VM's terminal (read-write) or console file (read-only). -ENXIO: none. */

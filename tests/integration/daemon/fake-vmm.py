@@ -12,7 +12,9 @@
   fake-echo              a console: each line read on standard input comes back as "echo: LINE"
 
 Otherwise it behaves as chv-vmm with a guest that idles: SIGTERM exits 4, SIGUSR2 exits 0 (the guest
-powers off when the power button is pressed)."""
+powers off when the power button is pressed). With --control-socket PATH it serves chv-vmm's control
+protocol there: pause, resume, info, counters (one disk, _disk0, whose counters grow by one read per
+request)."""
 
 import json
 import os
@@ -20,7 +22,44 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
+
+
+def serve_control(path):
+    state = {'paused': False, 'reads': 0}
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(path)
+    os.chmod(path, 0o600)
+    srv.listen(4)
+
+    def answer(req):
+        op = req.get('op')
+        if op in ('pause', 'resume'):
+            if state['paused'] == (op == 'pause'):
+                return {'ok': False, 'error': 'the VM is paused already: resume it first' if op == 'pause'
+                        else 'the VM is not paused: there is nothing to resume'}
+            state['paused'] = op == 'pause'
+            return {'ok': True}
+        if op == 'info':
+            return {'ok': True, 'state': 'Paused' if state['paused'] else 'Running'}
+        if op == 'counters':
+            state['reads'] += 1
+            return {'ok': True, 'counters': {'_disk0': {'read_bytes': 512 * state['reads'], 'write_bytes': 0,
+                                                        'read_ops': state['reads'], 'write_ops': 0}}}
+        return {'ok': False, 'error': 'unknown op'}
+
+    def loop():
+        while True:
+            conn, _ = srv.accept()
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                conn.send(json.dumps(answer(json.loads(data))).encode())
+            conn.close()
+
+    threading.Thread(target=loop, daemon=True).start()
 
 
 def notify(text):
@@ -36,6 +75,8 @@ def main():
     words = dict(w.partition('=')[::2] for w in config['payload'].get('cmdline', '').split())
     signal.signal(signal.SIGTERM, signal.SIG_IGN if 'fake-ignore-term' in words else lambda *a: sys.exit(4))
     signal.signal(signal.SIGUSR2, lambda *a: sys.exit(0))
+    if '--control-socket' in sys.argv:
+        serve_control(sys.argv[sys.argv.index('--control-socket') + 1])
     if 'fake-warn' in words:
         sys.stderr.write('chv-vmm: 0.001000s: <vmm> WARN -- %s\n' % words['fake-warn'].replace('_', ' '))
         sys.stderr.flush()

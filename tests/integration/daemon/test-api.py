@@ -248,7 +248,7 @@ def test_wrong_calls(env):
     env.call_error(INVALID_ARGS, *MANAGER, 'GetVM')
     env.call_error(INVALID_ARGS, vm_path('web'), VM_IFACE, 'Info', 's', 'extra')
     env.call_error('org.freedesktop.DBus.Error.UnknownMethod', *MANAGER, 'Frobnicate')
-    env.call_error('org.freedesktop.DBus.Error.UnknownMethod', vm_path('web'), VM_IFACE, 'Pause')
+    env.call_error('org.freedesktop.DBus.Error.UnknownMethod', vm_path('web'), VM_IFACE, 'Snapshot')
     env.call_error('org.freedesktop.DBus.Error.UnknownMethod', vm_path('web'), 'org.cloudhypervisor.VM2', 'Info')
     env.call_error('org.freedesktop.DBus.Error.UnknownObject', '/org/cloudhypervisor/vm/web/x', VM_IFACE, 'Info')
     check_eq([n for n, _, _, _ in env.list_vms()], ['web'], 'the VMs after wrong calls')

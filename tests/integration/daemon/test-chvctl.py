@@ -85,6 +85,14 @@ def test_lifecycle(env):
     env.wait_state('db', 'Shutdown')
     info = chvctl(env, 'info', 'web').stdout
     check('State: Running' in info and 'Main PID: ' in info, 'info of a running VM', info)
+    chvctl(env, 'pause', 'web')
+    check_eq(env.state('web'), 'Paused', 'the state after pause')
+    chvctl(env, 'pause', 'web', status=4)
+    check_eq(chvctl(env, 'counters', 'web').stdout,
+             '_disk0 read_bytes 512\n_disk0 write_bytes 0\n_disk0 read_ops 1\n_disk0 write_ops 0\n', 'counters')
+    check_eq(json.loads(chvctl(env, '--json', 'counters', 'web').stdout)['_disk0']['read_ops'], 2, 'counters --json')
+    chvctl(env, 'resume', 'web')
+    check_eq(env.state('web'), 'Running', 'the state after resume')
     chvctl(env, 'shutdown', 'web')
     check_eq(env.state('web'), 'Shutdown', 'the state after shutdown')
     chvctl(env, 'delete', 'web', 'db')

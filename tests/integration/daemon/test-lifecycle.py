@@ -75,6 +75,41 @@ def test_power_button_and_reboot(env):
     check('failure' not in env.info('web'), 'a failure after the power button')
 
 
+def test_pause_resume_counters(env):
+    """Pause, Resume and Counters through the worker's control socket, their events and errors; a paused
+    VM stays Paused across a restart of chvd and can be shut down."""
+    start(env)
+    mon = env.monitor()
+    path = env.create('web', fake(''))
+    env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Pause', message='boot it first')
+    env.call_ok(path, VM_IFACE, 'Boot')
+    check(os.path.exists(os.path.join(env.runtime_dir, 'vms', 'web', 'ctl')), 'the control socket of the worker')
+    env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Resume', message='it is not paused')
+    env.call_ok(path, VM_IFACE, 'Pause')
+    check_eq(env.state('web'), 'Paused', 'State after Pause')
+    check_eq(env.info('web').get('state'), 'Paused', 'Info.state after Pause')
+    env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Pause', message='paused already')
+    env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'PowerButton', message='resume it first')
+    ok, v = env.call(path, VM_IFACE, 'Counters')
+    check(ok and json.loads(v[0]) == {'_disk0': {'read_bytes': 512, 'write_bytes': 0, 'read_ops': 1,
+                                                 'write_ops': 0}}, 'Counters', v)
+    env.call_ok(path, VM_IFACE, 'Resume')
+    check_eq(env.state('web'), 'Running', 'State after Resume')
+    events = [e for e in ('pausing', 'paused', 'resuming', 'resumed')
+              if mon.wait_signal('Event', path, lambda p, e=e: p[1] == e)]
+    check_eq(len(events), 4, 'the events of Pause and Resume')
+    # chvd restarts while the VM is paused: it finds it Paused, and can resume it and shut it down.
+    env.call_ok(path, VM_IFACE, 'Pause')
+    check_eq(env.stop_chvd(), 0, 'the exit status of chvd')
+    start(env)
+    check_eq(env.state('web'), 'Paused', 'the state of a paused VM found again')
+    env.call_ok(path, VM_IFACE, 'Resume')
+    env.call_ok(path, VM_IFACE, 'Pause')
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+    check_eq(env.state('web'), 'Shutdown', 'State after Shutdown of a paused VM')
+    env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Counters', message='boot it first')
+
+
 def test_boot_without_ready(env):
     """A worker that exits before READY=1 fails the Boot; a READY=1 from another process does not count."""
     start(env)
