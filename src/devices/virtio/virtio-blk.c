@@ -225,6 +225,27 @@ static int64_t blk_sync_rw(VirtioBlk *b, BlkRequest *req)
         return (int64_t) done;
 }
 
+static void blk_reap(VirtioBlk *b);
+
+/*
+ * Hands every queued SQE to the kernel. io_uring_enter() may take fewer than asked (or none, with EAGAIN
+ * or EBUSY while completions are waiting to be reaped): whatever stays in the ring must not wait for the
+ * next request, which may never come while the guest waits for these.
+ */
+static void blk_submit_all(VirtioBlk *b)
+{
+        for (unsigned tries = 0; io_uring_sq_ready(&b->ring) > 0 && tries < 1000; tries++) {
+                int r = io_uring_submit(&b->ring);
+                if (r == -EAGAIN || r == -EBUSY)
+                        blk_reap(b);
+                else if (r < 0 && r != -EINTR) {
+                        log_warning("virtio %s: io_uring submission failed: %s", b->dev.id, strerror(-r));
+                        break;
+                }
+        }
+        b->queued = 0;
+}
+
 static void blk_submit_io(VirtioBlk *b, BlkRequest *req)
 {
         struct io_uring_sqe *sqe;
@@ -235,8 +256,7 @@ static void blk_submit_io(VirtioBlk *b, BlkRequest *req)
         }
         sqe = io_uring_get_sqe(&b->ring);
         if (!sqe) {
-                (void) io_uring_submit(&b->ring);
-                b->queued = 0;
+                blk_submit_all(b);
                 sqe = io_uring_get_sqe(&b->ring);
         }
         if (!sqe) {
@@ -460,10 +480,8 @@ static void blk_process_queue(VirtioBlk *b, uint16_t q)
                         break;
                 }
         }
-        if (b->uring && b->queued > 0) {
-                (void) io_uring_submit(&b->ring);
-                b->queued = 0;
-        }
+        if (b->uring && b->queued > 0)
+                blk_submit_all(b);
 }
 
 static void blk_queue_event(void *userdata, uint32_t events)
@@ -521,10 +539,8 @@ static void blk_reset(VirtioDevice *d)
         while (b->uring && b->inflight > 0) {
                 struct io_uring_cqe *cqe;
 
-                if (b->queued > 0) {
-                        (void) io_uring_submit(&b->ring);
-                        b->queued = 0;
-                }
+                if (b->queued > 0)
+                        blk_submit_all(b);
                 if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
                         break;
                 if (io_uring_cqe_get_data(cqe)) {
