@@ -224,7 +224,9 @@ if [ -z "$qemu" ]; then
     cmd=("$vmm" -v --kernel "$work/$image" --cmdline "$cmdline" --cpus "boot=$cpus" --memory "size=$memory"
          --serial tty --no-reboot)
     if [ -n "$disk" ]; then
-        cmd+=(--disk "path=$work/root.img")
+        # One request queue per vCPU, as a multi-queue disk is meant to be used.
+        cmd+=(--disk "path=$work/root.img,num_queues=$cpus")
+        checks_args+=(--expect "virtio_blk virtio0: $cpus/0/0 default/read/poll queues")
     else
         cmd+=(--initramfs "$work/initramfs.cpio.gz")
     fi
