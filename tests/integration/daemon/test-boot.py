@@ -79,7 +79,7 @@ def test_boot_console_shutdown(env):
     check_eq(info['main_pid'], pid, 'Info.main_pid')
     # The worker's runtime directory, and the configuration it was given.
     rundir = os.path.join(env.runtime_dir, 'vms', 'web')
-    check_eq(sorted(os.listdir(rundir)), ['config.json', 'notify', 'worker.json'], 'the runtime directory')
+    check_eq(sorted(os.listdir(rundir)), ['config.json', 'ctl', 'notify', 'worker.json'], 'the runtime directory')
     with open(os.path.join(rundir, 'config.json')) as f:
         check_eq(json.load(f)['payload']['cmdline'], 'test=halt', 'the worker\'s configuration')
     # The serial port on the VM's terminal.
