@@ -61,7 +61,7 @@ fi
 set +e
 # With userspace, /init powers the machine off through the ACPI sleep register: exit status 0. Without,
 # chv-vmm is stopped with SIGTERM once /init is reached: exit status 4.
-"$here/boot-test.sh" --inside "${checks[@]}" --expect-exit "$([ "$userspace" = 1 ] && echo 0 || echo 4)" --timeout 900 -- \
+"$here/boot-test.sh" --inside "${checks[@]}" --expect-exit "$([ "$userspace" = 1 ] && echo 0 || echo 4)" --timeout 300 --retry-stall -- \
     "$vmm" -v --kernel "$work/$image" --initramfs "$work/initramfs.cpio.gz" --cmdline "$cmdline" \
     --cpus "boot=$vcpus" --memory "size=$memory" --serial tty --console off >"$work/result" 2>&1
 status=$?

@@ -268,7 +268,7 @@ fi
 
 start=$SECONDS
 set +e
-"$here/boot-test.sh" --inside "${checks_args[@]}" --timeout 900 -- "${cmd[@]}" >"$work/result" 2>&1
+"$here/boot-test.sh" --inside "${checks_args[@]}" --timeout 300 --retry-stall -- "${cmd[@]}" >"$work/result" 2>&1
 status=$?
 set -e
 stop_dnsmasq
