@@ -55,7 +55,6 @@ typedef struct BlkQueueRef {
 
 typedef struct VirtioBlk {
         VirtioDevice dev;
-        char *path;
         int fd;
         bool block_device;
         bool readonly;
@@ -566,7 +565,6 @@ static void blk_free(VirtioDevice *d)
         safe_close(b->fd);
         free(b->refs);
         free(b->dirty);
-        free(b->path);
         free(b);
 }
 
@@ -660,11 +658,10 @@ int virtio_blk_new(const VirtioBlkParams *p, const GuestMemory *mem, VirtioDevic
                 goto fail;
         }
         b->readonly = p->readonly;
-        b->path = strdup(p->path);
         b->refs = calloc(p->num_queues, sizeof *b->refs);
         b->dirty = calloc(p->num_queues, sizeof *b->dirty);
         b->ring_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (!b->path || !b->refs || !b->dirty || b->ring_fd < 0) {
+        if (!b->refs || !b->dirty || b->ring_fd < 0) {
                 r = b->ring_fd < 0 ? negative_errno() : -ENOMEM;
                 goto fail;
         }

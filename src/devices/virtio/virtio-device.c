@@ -68,7 +68,6 @@ void virtio_device_signal_queue(VirtioDevice *d, uint16_t q)
 {
         if (!virtq_needs_notification(&d->queues[q], d->mem))
                 return;
-        __atomic_add_fetch(&d->n_interrupts, 1, __ATOMIC_RELAXED);
         d->transport->signal_queue(d->transport_ctx, q);
 }
 
@@ -83,7 +82,6 @@ void virtio_device_fail(VirtioDevice *d, uint16_t q, int error, const char *what
 
 void virtio_queue_begin(VirtioDevice *d, uint16_t q)
 {
-        __atomic_add_fetch(&d->n_notifications, 1, __ATOMIC_RELAXED);
         (void) virtq_set_notification(&d->queues[q], d->mem, false);
 }
 

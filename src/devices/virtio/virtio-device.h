@@ -83,8 +83,6 @@ struct VirtioDevice {
         VirtioWorker worker;
         /* Failed since the last reset: the device takes no more requests (virtio_device_fail()). */
         _Atomic bool broken;
-        /* Counters, updated by the worker, read from anywhere (relaxed). */
-        uint64_t n_notifications, n_interrupts;
 };
 
 /*
