@@ -14,6 +14,8 @@
  *   daemon-client fleet-qemu PREFIX COUNT DIR ARGV...
  *       starts COUNT processes from ARGV at once ("@SERIAL@" and "@QMP@" replaced by DIR/PREFIXi.serial
  *       and DIR/PREFIXi.qmp) and times the first byte of each serial file the same way
+ *   daemon-client boot PREFIX COUNT
+ *       Boot of PREFIX0 .. PREFIX<COUNT-1>, all at once: the time of each reply
  *   daemon-client stop-chv PREFIX COUNT
  *       Shutdown, then Delete, of every VM of a fleet, all at once
  *   daemon-client info NAME COUNT WARMUP
@@ -143,6 +145,9 @@ typedef struct Member {
 
 typedef struct Fleet {
         sd_event *event;
+        pid_t watch[4];         /* WATCH_PIDS: processes whose CPU time is taken at the start and the end */
+        int64_t watch_cpu0[4], watch_cpu1[4];
+        unsigned n_watch;
         sd_bus *bus;
         Member *members;
         unsigned count, outputs, replies, failures;
@@ -267,6 +272,17 @@ static void fleet_init(Fleet *f, const char *prefix, unsigned count, const char 
         r = sd_event_new(&f->event);
         if (r < 0)
                 die("sd_event_new", r);
+        for (const char *w = getenv("WATCH_PIDS"); w && *w && f->n_watch < 4;) {
+                char *end;
+                f->watch[f->n_watch++] = (pid_t) strtol(w, &end, 10);
+                w = *end ? end + 1 : end;
+        }
+}
+
+static void fleet_sample_watched(Fleet *f, int64_t *cpu)
+{
+        for (unsigned i = 0; i < f->n_watch; i++)
+                cpu[i] = process_cpu_ns(f->watch[i]);
 }
 
 static int fleet_watch(Fleet *f)
@@ -301,12 +317,21 @@ static void fleet_print(Fleet *f, int64_t t_done, int status)
                 }
                 putchar('}');
         }
+        printf("],\"watched\":[");
+        for (unsigned i = 0; i < f->n_watch; i++)
+                printf("%s{\"pid\":%d,\"cpu_ns\":%" PRId64 "}", i ? "," : "", (int) f->watch[i],
+                       f->watch_cpu1[i] - f->watch_cpu0[i]);
         printf("]}\n");
 }
 
-/* The MainPID of each booted VM: asked once the fleet is up, outside the timed part. */
+/*
+ * The MainPID of each booted VM: asked once the fleet is up, outside the timed part, on a connection of
+ * its own (the event loop's end closed the first).
+ */
 static void fleet_chv_pids(Fleet *f)
 {
+        sd_bus *bus = open_bus();
+
         for (unsigned i = 0; i < f->count; i++) {
                 Member *m = &f->members[i];
                 sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -314,10 +339,14 @@ static void fleet_chv_pids(Fleet *f)
 
                 if (!m->path || m->error)
                         continue;
-                if (sd_bus_get_property_trivial(f->bus, BUS_NAME, m->path, VM_IFACE, "MainPID", &e, 'u', &pid) >= 0)
+                int r = sd_bus_get_property_trivial(bus, BUS_NAME, m->path, VM_IFACE, "MainPID", &e, 'u', &pid);
+                if (r >= 0)
                         m->pid = (pid_t) pid;
+                else
+                        fprintf(stderr, "daemon-client: MainPID of %s: %s\n", m->name, e.message ?: strerror(-r));
                 sd_bus_error_free(&e);
         }
+        sd_bus_flush_close_unref(bus);
 }
 
 static int cmd_fleet_chv(const char *prefix, unsigned count, const char *dir, const char *config)
@@ -340,6 +369,7 @@ static int cmd_fleet_chv(const char *prefix, unsigned count, const char *dir, co
         for (unsigned i = 0; i < count; i++)
                 configs[i] = replace(config, "@SERIAL@", f.members[i].serial);
 
+        fleet_sample_watched(&f, f.watch_cpu0);
         f.t0 = now_ns();
         for (unsigned i = 0; i < count; i++) {
                 Member *m = &f.members[i];
@@ -350,6 +380,7 @@ static int cmd_fleet_chv(const char *prefix, unsigned count, const char *dir, co
         }
         r = sd_event_loop(f.event);
         t_done = now_ns() - f.t0;
+        fleet_sample_watched(&f, f.watch_cpu1);
         if (r != 0)
                 status = 1;
         fleet_chv_pids(&f);
@@ -386,6 +417,7 @@ static int cmd_fleet_qemu(const char *prefix, unsigned count, const char *dir, i
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
         posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 
+        fleet_sample_watched(&f, f.watch_cpu0);
         f.t0 = now_ns();
         for (unsigned i = 0; i < count; i++) {
                 Member *m = &f.members[i];
@@ -395,10 +427,42 @@ static int cmd_fleet_qemu(const char *prefix, unsigned count, const char *dir, i
         }
         r = sd_event_loop(f.event);
         t_done = now_ns() - f.t0;
+        fleet_sample_watched(&f, f.watch_cpu1);
         if (r != 0)
                 status = 1;
         fleet_print(&f, t_done, status || f.failures ? 1 : 0);
         return status || f.failures ? 1 : 0;
+}
+
+/* Boot of VMs that exist, all at once: the time of each reply. */
+static int cmd_boot(const char *prefix, unsigned count)
+{
+        Fleet f;
+        int64_t t_done;
+        int r;
+
+        fleet_init(&f, prefix, count, "", "serial");
+        f.want_boot = true;
+        f.outputs = count; /* no serial output is waited for */
+        f.bus = open_bus();
+        r = sd_bus_attach_event(f.bus, f.event, 0);
+        if (r < 0)
+                die("sd_bus_attach_event", r);
+        fleet_sample_watched(&f, f.watch_cpu0);
+        f.t0 = now_ns();
+        for (unsigned i = 0; i < count; i++) {
+                Member *m = &f.members[i];
+                m->path = vm_path(m->name);
+                r = sd_bus_call_method_async(f.bus, NULL, BUS_NAME, m->path, VM_IFACE, "Boot", on_boot_reply, m, "");
+                if (r < 0)
+                        member_fail(m, NULL, r);
+        }
+        r = sd_event_loop(f.event);
+        t_done = now_ns() - f.t0;
+        fleet_sample_watched(&f, f.watch_cpu1);
+        fleet_chv_pids(&f);
+        fleet_print(&f, t_done, r != 0 || f.failures ? 1 : 0);
+        return r != 0 || f.failures ? 1 : 0;
 }
 
 /* Shutdown (which returns once the worker is gone), then Delete, for every VM at once. */
@@ -658,7 +722,7 @@ static unsigned parse_count(const char *s)
 
 static _Noreturn void usage(void)
 {
-        fprintf(stderr, "usage: daemon-client ping | create PREFIX COUNT CONFIG | fleet-chv PREFIX COUNT DIR CONFIG |\n"
+        fprintf(stderr, "usage: daemon-client ping | create PREFIX COUNT CONFIG | boot PREFIX COUNT | fleet-chv PREFIX COUNT DIR CONFIG |\n"
                         "       fleet-qemu PREFIX COUNT DIR ARGV... | stop-chv PREFIX COUNT | info NAME COUNT WARMUP |\n"
                         "       qmp SOCKET COUNT WARMUP\n");
         exit(2);
@@ -678,6 +742,8 @@ int main(int argc, char **argv)
                 return cmd_fleet_chv(argv[2], parse_count(argv[3]), argv[4], argv[5]);
         if (!strcmp(cmd, "fleet-qemu") && argc > 5)
                 return cmd_fleet_qemu(argv[2], parse_count(argv[3]), argv[4], argc - 5, argv + 5);
+        if (!strcmp(cmd, "boot") && argc == 4)
+                return cmd_boot(argv[2], parse_count(argv[3]));
         if (!strcmp(cmd, "stop-chv") && argc == 4)
                 return cmd_stop_chv(argv[2], parse_count(argv[3]));
         if (!strcmp(cmd, "info") && argc == 5)
