@@ -206,33 +206,54 @@ static int verb_list(sd_bus *bus, int argc, char **argv)
         return 0;
 }
 
-/* Relative paths on chvctl's command line are relative to where chvctl runs, not chvd. */
-static int absolutize(cJSON *obj, const char *member)
+/* chvd is elsewhere: a relative path becomes BASE/path, BASE being where chvctl runs for its options and
+ * the directory of the file for a configuration file (as a build file names its sources). */
+static int absolutize(cJSON *obj, const char *member, const char *base)
 {
         cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, member);
-        _cleanup_free_ char *cwd = NULL, *abs = NULL;
+        _cleanup_free_ char *abs = NULL, *real = NULL;
 
         if (!cJSON_IsString(j) || j->valuestring[0] == '/' || j->valuestring[0] == 0)
                 return 0;
-        cwd = getcwd(NULL, 0);
-        if (!cwd || asprintf(&abs, "%s/%s", cwd, j->valuestring) < 0)
+        if (asprintf(&abs, "%s/%s", base, j->valuestring) < 0)
                 return -ENOMEM;
-        return cJSON_SetValuestring(j, abs) ? 0 : -ENOMEM;
+        /* Without the ../ and symlinks where the file is there; chvd says so where it is not. */
+        real = realpath(abs, NULL);
+        return cJSON_SetValuestring(j, real ?: abs) ? 0 : -ENOMEM;
 }
 
-static int absolutize_paths(cJSON *root)
+static int absolutize_paths(cJSON *root, const char *base)
 {
         cJSON *payload = cJSON_GetObjectItemCaseSensitive(root, "payload"), *d;
         int r = 0;
 
-        r = r ?: absolutize(payload, "kernel");
-        r = r ?: absolutize(payload, "initramfs");
-        r = r ?: absolutize(cJSON_GetObjectItemCaseSensitive(root, "serial"), "file");
-        r = r ?: absolutize(cJSON_GetObjectItemCaseSensitive(root, "console"), "file");
-        r = r ?: absolutize(cJSON_GetObjectItemCaseSensitive(root, "rng"), "src");
+        r = r ?: absolutize(payload, "kernel", base);
+        r = r ?: absolutize(payload, "initramfs", base);
+        r = r ?: absolutize(cJSON_GetObjectItemCaseSensitive(root, "serial"), "file", base);
+        r = r ?: absolutize(cJSON_GetObjectItemCaseSensitive(root, "console"), "file", base);
+        r = r ?: absolutize(cJSON_GetObjectItemCaseSensitive(root, "rng"), "src", base);
         cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(root, "disks"))
-                r = r ?: absolutize(d, "path");
+                r = r ?: absolutize(d, "path", base);
         return r;
+}
+
+/* The directory relative paths are taken from: FILE's own, or the working directory. */
+static char *path_base(const char *file)
+{
+        _cleanup_free_ char *abs = NULL;
+        char *slash;
+
+        if (!file)
+                return getcwd(NULL, 0);
+        abs = realpath(file, NULL);
+        if (!abs)
+                return NULL;
+        slash = strrchr(abs, '/');
+        if (slash == abs)
+                slash[1] = 0;
+        else
+                *slash = 0;
+        return TAKE_PTR(abs);
 }
 
 /* create NAME FILE | create NAME --kernel ... (Cloud Hypervisor's options) */
@@ -256,7 +277,7 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ char *text = NULL, *base = NULL;
         const char *name, *file = NULL, *uuid = NULL, *path;
         cJSON *tree = cJSON_CreateObject();
         bool options_given = false;
@@ -325,7 +346,13 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
                 r = config_tree_load(file, &tree, err, sizeof err);
                 if (r < 0)
                         return r == -ENOMEM ? fail(EXIT_FAILED, "out of memory") : fail(EXIT_INVALID, "%s", err);
-        } else if (absolutize_paths(tree) < 0) {
+        }
+        base = path_base(file);
+        if (!base) {
+                cJSON_Delete(tree);
+                return fail(EXIT_FAILED, "cannot resolve the directory of %s: %m", file ?: ".");
+        }
+        if (absolutize_paths(tree, base) < 0) {
                 cJSON_Delete(tree);
                 return fail(EXIT_FAILED, "out of memory");
         }

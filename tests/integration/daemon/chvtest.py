@@ -76,33 +76,9 @@ def vm_path(name):
     return '/org/cloudhypervisor/vm/' + (enc or '_')
 
 
-BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <auth>EXTERNAL</auth>
-  <listen>unix:path={socket}</listen>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  {policy}
-</busconfig>
-'''
+# A bus configured as the system bus is; tools/run-demo starts one too.
+with open(os.path.join(SOURCE_ROOT, 'tools', 'private-bus.conf.in')) as _f:
+    BUS_CONFIG = _f.read()
 
 # Where fake-systemd stands in for systemd: root may own its name.
 SYSTEMD_POLICY = '''<policy user="root">
@@ -135,7 +111,7 @@ class Env:
                 policy += SYSTEMD_POLICY
             conf = os.path.join(self.dir, 'bus.conf')
             with open(conf, 'w') as f:
-                f.write(BUS_CONFIG.format(socket=self.socket, policy=policy))
+                f.write(BUS_CONFIG.replace('@SOCKET@', self.socket).replace('@POLICY@', policy))
             self.env['DBUS_SYSTEM_BUS_ADDRESS'] = 'unix:path=' + self.socket
             self.bus_log = open(os.path.join(self.dir, 'dbus-daemon.log'), 'w')
             self.bus = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork'],

@@ -72,6 +72,24 @@ def test_create_list_info(env):
     check_eq(a, b, 'the VMs made from vm.yaml and vm.json')
 
 
+def test_create_relative_to_file(env):
+    """Relative paths in a file are taken from the file's directory, not from where chvctl runs."""
+    start(env)
+    sub = os.path.join(env.dir, 'vms')
+    os.mkdir(sub)
+    open(os.path.join(env.dir, 'vmlinux'), 'w').close()
+    with open(os.path.join(sub, 'vm.yaml'), 'w') as f:
+        f.write('payload:\n  kernel: ../vmlinux\ndisks:\n  - path: images/root.img\nserial:\n  mode: File\n'
+                '  file: /var/log/serial.log\n')
+    chvctl(env, 'create', 'rel', os.path.relpath(os.path.join(sub, 'vm.yaml')))
+    config = json.loads(chvctl(env, 'info', 'rel', '--json').stdout)['config']
+    real = os.path.realpath(env.dir)
+    check_eq(config['payload']['kernel'], os.path.join(real, 'vmlinux'), 'the kernel, from ../ of the file')
+    check_eq(config['disks'][0]['path'], os.path.join(real, 'vms', 'images', 'root.img'),
+             'the disk, which does not exist yet')
+    check_eq(config['serial']['file'], '/var/log/serial.log', 'an absolute path, as it was')
+
+
 def test_lifecycle(env):
     start(env)
     chvctl(env, 'create', 'web', '--kernel', '/nonexistent/vmlinux', '--serial', 'tty', '--console', 'off')
