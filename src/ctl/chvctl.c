@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
 
 #include "config-file.h"
 #include "console.h"
@@ -260,7 +261,7 @@ static char *path_base(const char *file)
 static int verb_create(sd_bus *bus, int argc, char **argv)
 {
         enum { OPT_KERNEL = 0x100, OPT_INITRAMFS, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_SERIAL, OPT_CONSOLE,
-               OPT_DISK, OPT_NET, OPT_RNG, OPT_UUID };
+               OPT_DISK, OPT_NET, OPT_RNG, OPT_UUID, OPT_REPLACE };
         static const struct option options[] = {
                 { "kernel", required_argument, NULL, OPT_KERNEL },
                 { "initramfs", required_argument, NULL, OPT_INITRAMFS },
@@ -273,6 +274,7 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
                 { "net", required_argument, NULL, OPT_NET },
                 { "rng", required_argument, NULL, OPT_RNG },
                 { "uuid", required_argument, NULL, OPT_UUID },
+                { "replace", no_argument, NULL, OPT_REPLACE },
                 {},
         };
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -280,7 +282,7 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
         _cleanup_free_ char *text = NULL, *base = NULL;
         const char *name, *file = NULL, *uuid = NULL, *path;
         cJSON *tree = cJSON_CreateObject();
-        bool options_given = false;
+        bool options_given = false, replace = false;
         char err[1024];
         int c, r = 0;
 
@@ -289,7 +291,7 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
         optind = 0;
         /* Options and operands in any order: create NAME --kernel K and create --kernel K NAME alike. */
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
-                options_given |= c != OPT_UUID;
+                options_given |= c != OPT_UUID && c != OPT_REPLACE;
                 switch (c) {
                 case OPT_KERNEL:
                 case OPT_INITRAMFS:
@@ -318,6 +320,9 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
                         break;
                 case OPT_UUID:
                         uuid = optarg;
+                        break;
+                case OPT_REPLACE:
+                        replace = true;
                         break;
                 default:
                         cJSON_Delete(tree);
@@ -365,7 +370,13 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
         if (r >= 0)
                 r = sd_bus_message_append(m, "ss", name, text);
         if (r >= 0)
-                r = uuid ? sd_bus_message_append(m, "a{sv}", 1, "uuid", "s", uuid) : sd_bus_message_append(m, "a{sv}", 0);
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && uuid)
+                r = sd_bus_message_append(m, "{sv}", "uuid", "s", uuid);
+        if (r >= 0 && replace)
+                r = sd_bus_message_append(m, "{sv}", "replace", "b", 1);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
         if (r < 0)
                 return bus_fail(NULL, r);
         r = sd_bus_call(bus, m, 0, &e, &reply);
@@ -384,14 +395,14 @@ static int verb_create(sd_bus *bus, int argc, char **argv)
         return 0;
 }
 
-/* boot, shutdown, reboot, power-button, pause, resume, delete: NAME..., each in turn; the first failure ends it. */
+/* shutdown, reboot, power-button, pause, resume, delete: NAME..., each in turn; the first failure ends it. */
 static int verb_simple(sd_bus *bus, int argc, char **argv)
 {
         static const struct {
                 const char *verb;
                 const char *method;
         } methods[] = {
-                { "boot", "Boot" },         { "shutdown", "Shutdown" }, { "reboot", "Reboot" },
+                { "shutdown", "Shutdown" }, { "reboot", "Reboot" },
                 { "power-button", "PowerButton" }, { "delete", "Delete" }, { "pause", "Pause" },
                 { "resume", "Resume" },
         };
@@ -426,6 +437,130 @@ static double json_number(const cJSON *o, const char *name)
 static bool json_true(const cJSON *o, const char *name)
 {
         return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+static int on_vm_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        *(bool *) userdata = true;
+        return 0;
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+        stop_requested = 1;
+}
+
+/*
+ * Until the VM ends: 0 Shutdown, EXIT_FAILED Failed. A chvd that restarts meanwhile is waited for.
+ * SIGTERM or SIGINT shut the VM down (as stopping the service does) and go on waiting.
+ */
+static int wait_vm_ended(sd_bus *bus, const char *name, const char *path)
+{
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        struct sigaction sa = { .sa_handler = on_stop_signal }; /* no SA_RESTART: the wait ends with EINTR */
+        bool changed = true, said_gone = false;
+        int r;
+
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+
+        r = sd_bus_match_signal(bus, &slot, BUS_NAME, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                on_vm_changed, &changed);
+        if (r < 0)
+                return bus_fail(NULL, r);
+        for (;;) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *state = NULL;
+
+                if (stop_requested) {
+                        stop_requested = 0;
+                        fprintf(stderr, "chvctl: shutting down VM %s\n", name);
+                        /* Shutdown returns once the VM is gone; a VM that is stopping already is waited for. */
+                        r = vm_call(bus, name, "Shutdown", LONG_CALL_USEC, NULL);
+                        if (r < 0 && r != -EXIT_INVALID_STATE)
+                                return r;
+                        changed = true;
+                }
+                if (changed) {
+                        changed = false;
+                        r = sd_bus_get_property_string(bus, BUS_NAME, path, VM_INTERFACE, "State", &e, &state);
+                        if (r < 0 && !sd_bus_error_has_names(&e, "org.freedesktop.DBus.Error.ServiceUnknown",
+                                                             "org.freedesktop.DBus.Error.NameHasNoOwner",
+                                                             "org.freedesktop.DBus.Error.NoReply"))
+                                return bus_fail(&e, r);
+                        if (r < 0) {
+                                if (!said_gone)
+                                        fprintf(stderr, "chvctl: chvd went away; waiting for it to come back\n");
+                                said_gone = true;
+                                changed = true; /* ask again after the wait below */
+                        } else if (streq(state, "Shutdown") || streq(state, "Created"))
+                                return 0;
+                        else if (streq(state, "Failed")) {
+                                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                                const char *text = NULL;
+                                cJSON *j = NULL;
+                                if (vm_call(bus, name, "Info", 0, &reply) >= 0 &&
+                                    sd_bus_message_read(reply, "s", &text) >= 0)
+                                        j = cJSON_Parse(text);
+                                fail(EXIT_FAILED, "VM %s failed: %s", name,
+                                     strna(json_string(j, "failure")));
+                                cJSON_Delete(j);
+                                return -EXIT_FAILED;
+                        } else
+                                said_gone = false;
+                }
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        return fail(EXIT_FAILED, "the bus connection failed: %s", strerror(-r));
+                if (r > 0)
+                        continue;
+                /* Signals say when; the timeout is there for a chvd that restarted without a word. */
+                r = sd_bus_wait(bus, 5 * 1000000ULL);
+                if (r < 0 && r != -EINTR)
+                        return fail(EXIT_FAILED, "the bus connection failed: %s", strerror(-r));
+                if (r == 0)
+                        changed = true;
+        }
+}
+
+/* boot [--wait] NAME...: with --wait (one VM), then stays until the VM ends, telling systemd (Type=notify)
+ * that it runs: what chv-vm@.service runs. */
+static int verb_boot(sd_bus *bus, int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "wait", no_argument, NULL, 'w' },
+                {},
+        };
+        _cleanup_free_ char *path = NULL;
+        bool wait = false;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
+                if (c != 'w')
+                        return usage_error("boot: unknown option '%s'", argv[optind - 1]);
+                wait = true;
+        }
+        if (optind >= argc)
+                return usage_error("boot needs the name of a VM");
+        if (wait && argc - optind != 1)
+                return usage_error("boot --wait takes the name of one VM");
+        for (int i = optind; i < argc; i++) {
+                r = vm_call(bus, argv[i], "Boot", LONG_CALL_USEC, NULL);
+                if (r < 0)
+                        return r;
+        }
+        if (!wait)
+                return 0;
+        r = vm_path(bus, argv[optind], &path);
+        if (r < 0)
+                return r;
+        (void) sd_notifyf(false, "READY=1\nSTATUS=VM %s runs", argv[optind]);
+        r = wait_vm_ended(bus, argv[optind], path);
+        (void) sd_notifyf(false, "STOPPING=1\nSTATUS=VM %s has ended", argv[optind]);
+        return r;
 }
 
 static void print_info(const cJSON *info)
@@ -572,7 +707,7 @@ static bool console_vm_runs(void *userdata)
 
         if (sd_bus_get_property_string(c->bus, BUS_NAME, c->path, VM_INTERFACE, "State", NULL, &state) < 0)
                 return false;
-        return streq(state, "Running") || streq(state, "Starting");
+        return streq(state, "Running") || streq(state, "Starting") || streq(state, "Paused");
 }
 
 static int verb_console(sd_bus *bus, int argc, char **argv)
@@ -675,11 +810,13 @@ static void help(void)
                "Usage: chvctl [OPTIONS] COMMAND ...\n\n"
                "Commands:\n"
                "  list                         the VMs and their states\n"
-               "  create NAME FILE             define a VM from a YAML or JSON VmConfig (chv.yaml(5))\n"
+               "  create NAME FILE             define a VM from a YAML or JSON VmConfig (chv.yaml(5));\n"
+               "                               --replace: a new definition for a VM that is not running\n"
                "  create NAME --kernel K ...   define a VM with Cloud Hypervisor's options\n"
                "                               (--cpus, --memory, --disk, --net, --serial, --console, ...;\n"
                "                               --uuid UUID)\n"
                "  boot NAME...                 start VMs; returns once they run\n"
+               "  boot --wait NAME             start a VM, then wait until it ends (0: shut down, 1: failed)\n"
                "  shutdown NAME...             stop VMs\n"
                "  reboot NAME...               stop and start VMs again\n"
                "  power-button NAME...         press the ACPI power button\n"
@@ -707,7 +844,7 @@ int main(int argc, char **argv)
                 const char *verb;
                 int (*run)(sd_bus *bus, int argc, char **argv);
         } verbs[] = {
-                { "list", verb_list },        { "create", verb_create },   { "boot", verb_simple },
+                { "list", verb_list },        { "create", verb_create },   { "boot", verb_boot },
                 { "shutdown", verb_simple },  { "reboot", verb_simple },   { "power-button", verb_simple },
                 { "delete", verb_simple },    { "info", verb_info },       { "pause", verb_simple },
                 { "resume", verb_simple },    { "counters", verb_counters },       { "console", verb_console },

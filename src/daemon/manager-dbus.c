@@ -33,8 +33,8 @@ static int find_vm_or_fail(Manager *m, const char *name, Vm **ret, sd_bus_error 
         return 0;
 }
 
-/* CreateVM's options: "uuid" (s) only, for now. */
-static int read_create_options(sd_bus_message *msg, const char **ret_uuid, sd_bus_error *error)
+/* CreateVM's options: "uuid" (s), "replace" (b). */
+static int read_create_options(sd_bus_message *msg, const char **ret_uuid, bool *ret_replace, sd_bus_error *error)
 {
         const char *key;
         int r;
@@ -55,9 +55,16 @@ static int read_create_options(sd_bus_message *msg, const char **ret_uuid, sd_bu
                         if (sd_id128_from_string(*ret_uuid, &id) < 0)
                                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                                          "Option uuid \"%s\" is not a UUID", *ret_uuid);
+                } else if (streq(key, "replace")) {
+                        int b;
+                        r = sd_bus_message_read(msg, "v", "b", &b);
+                        if (r < 0)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Option replace must be a boolean (b)");
+                        *ret_replace = b;
                 } else
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                 "Unknown option \"%s\": CreateVM knows uuid", key);
+                                                 "Unknown option \"%s\": CreateVM knows uuid and replace", key);
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
                         return r;
@@ -67,19 +74,48 @@ static int read_create_options(sd_bus_message *msg, const char **ret_uuid, sd_bu
         return sd_bus_message_exit_container(msg);
 }
 
+/* A VM of that name exists and CreateVM said replace: its new configuration, same UUID. */
+static int replace_vm(sd_bus_message *msg, Vm *vm, const char *uuid, cJSON *config, sd_bus_error *error)
+{
+        int r;
+
+        if (uuid && !streq(uuid, vm->uuid)) {
+                cJSON_Delete(config);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "VM %s has UUID %s: a replaced definition keeps it, leave out option uuid",
+                                         vm->name, vm->uuid);
+        }
+        if (!vm_state_is_inactive(vm->state)) {
+                cJSON_Delete(config);
+                return sd_bus_error_setf(error, CHV_ERROR_INVALID_STATE,
+                                         "VM %s is %s: shut it down before its definition is replaced", vm->name,
+                                         vm_state_to_string(vm->state));
+        }
+        r = vm_replace_config(vm, config);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot save the definition of VM %s in %s: %m", vm->name,
+                                               vm->manager->config.state_dir);
+        log_vm(vm, LOG_INFO, "Definition replaced.");
+        return sd_bus_reply_method_return(msg, "o", vm->path);
+}
+
 static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
         _cleanup_(vm_freep) Vm *vm = NULL;
         const char *name, *text, *uuid = NULL;
         Manager *m = userdata;
         cJSON *config = NULL;
+        bool replace = false;
+        Vm *existing;
         char err[512];
         int r;
 
         r = sd_bus_message_read(msg, "ss", &name, &text);
         if (r < 0)
                 return r;
-        r = read_create_options(msg, &uuid, error);
+        r = read_create_options(msg, &uuid, &replace, error);
         if (r < 0)
                 return r;
         r = bus_check_privileged(msg, "Creating a VM", error);
@@ -87,9 +123,11 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
                 return r;
         if (!vm_name_is_valid(name))
                 return bus_error_invalid_name(error, name);
-        if (manager_find_vm(m, name))
+        existing = manager_find_vm(m, name);
+        if (existing && !replace)
                 return sd_bus_error_setf(error, CHV_ERROR_ALREADY_EXISTS,
-                                         "A VM named %s exists already: choose another name, or delete that VM first",
+                                         "A VM named %s exists already: choose another name, delete that VM first, "
+                                         "or replace its definition (chvctl create --replace)",
                                          name);
         r = vm_config_check(text, strlen(text), &config, err, sizeof err);
         if (r == -ENOMEM)
@@ -97,6 +135,8 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r < 0)
                 return sd_bus_error_setf(error, CHV_ERROR_INVALID_CONFIG, "Invalid configuration for VM %s: %s", name,
                                          err);
+        if (existing)
+                return replace_vm(msg, existing, uuid, config, error);
         r = vm_new(m, name, uuid, config, &vm);
         if (r < 0)
                 return r;

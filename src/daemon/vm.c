@@ -224,6 +224,38 @@ int vm_save(Vm *vm)
         return write_file_atomic(path, text, 0600);
 }
 
+int vm_replace_config(Vm *vm, cJSON *config)
+{
+        cJSON *old_config = vm->config;
+        char *json, *old_json = vm->config_json;
+        uint64_t old_size = vm->memory_size;
+        int r;
+
+        assert(vm_state_is_inactive(vm->state));
+        json = cJSON_PrintUnformatted(config);
+        if (!json) {
+                cJSON_Delete(config);
+                return -ENOMEM;
+        }
+        vm->config = config;
+        vm->config_json = json;
+        vm->memory_size = config_memory_size(config);
+        r = vm_save(vm);
+        if (r < 0) {
+                /* The old definition stays, on disk and here. */
+                vm->config = old_config;
+                vm->config_json = old_json;
+                vm->memory_size = old_size;
+                cJSON_Delete(config);
+                free(json);
+                return r;
+        }
+        cJSON_Delete(old_config);
+        free(old_json);
+        (void) vm_send_changed(vm, "Config", NULL);
+        return 0;
+}
+
 int vm_remove_definition(Vm *vm)
 {
         _cleanup_free_ char *path = NULL;

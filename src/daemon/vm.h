@@ -86,6 +86,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Vm *, vm_free);
 /* The definition in the state directory: written atomically, read back at start. */
 int vm_save(Vm *vm);
 int vm_remove_definition(Vm *vm);
+/* Takes config, the new definition of a VM that does not run; the UUID stays. On failure, the old stays. */
+int vm_replace_config(Vm *vm, cJSON *config);
 int vm_load(Manager *m, const char *path, Vm **ret);
 
 /* Changes the state and tells the bus (PropertiesChanged). */

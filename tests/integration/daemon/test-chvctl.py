@@ -88,6 +88,10 @@ def test_create_relative_to_file(env):
     check_eq(config['disks'][0]['path'], os.path.join(real, 'vms', 'images', 'root.img'),
              'the disk, which does not exist yet')
     check_eq(config['serial']['file'], '/var/log/serial.log', 'an absolute path, as it was')
+    # Again: the name is taken, unless the definition is to be replaced.
+    p = chvctl(env, 'create', 'rel', os.path.join(sub, 'vm.yaml'), status=7)
+    check('--replace' in p.stderr, 'create of a name in use does not mention --replace', p.stderr)
+    chvctl(env, 'create', '--replace', 'rel', os.path.join(sub, 'vm.yaml'))
 
 
 def test_lifecycle(env):

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from chvtest import VM_IFACE, check, check_eq, run, vm_path, wait_for
+from chvtest import MANAGER, VM_IFACE, check, check_eq, run, vm_path, wait_for
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fake-vmm.py')
 BOOT_FAILED = 'org.cloudhypervisor.Error.BootFailed'
@@ -108,6 +108,45 @@ def test_pause_resume_counters(env):
     env.call_ok(path, VM_IFACE, 'Shutdown')
     check_eq(env.state('web'), 'Shutdown', 'State after Shutdown of a paused VM')
     env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Counters', message='boot it first')
+
+
+def test_replace_definition(env):
+    """CreateVM with replace: a new configuration for a VM that does not run, its UUID kept, Config
+    announced, the definition on disk; refused while it runs, or with another UUID."""
+    start(env)
+    mon = env.monitor()
+    path = env.create('web', fake('one'))
+    uuid = env.info('web')['uuid']
+    ok, err = env.call(*MANAGER, 'CreateVM', 'ssa{sv}', 'web', json.dumps(fake('two')), {})
+    check(not ok and err[0] == 'org.cloudhypervisor.Error.AlreadyExists' and '--replace' in err[1],
+          'CreateVM of a name in use without replace', err)
+    check_eq(env.create('web', fake('two'), {'replace': True}), path, 'the object of the replaced VM')
+    check_eq((env.info('web')['config']['payload']['cmdline'], env.info('web')['uuid']), ('two', uuid),
+             'the replaced definition')
+    s = mon.wait_signal('PropertiesChanged', path, match=lambda p: 'Config' in p[1])
+    check_eq(json.loads(mon.payload(s)[1]['Config']['data'])['payload']['cmdline'], 'two', 'Config announced')
+
+    env.call_ok(path, VM_IFACE, 'Boot')
+    ok, err = env.call(*MANAGER, 'CreateVM', 'ssa{sv}', 'web', json.dumps(fake('three')), {'replace': True})
+    check(not ok and err[0] == 'org.cloudhypervisor.Error.InvalidState' and 'shut it down' in err[1],
+          'replace of a running VM', err)
+    env.call_ok(path, VM_IFACE, 'Shutdown')
+    ok, err = env.call(*MANAGER, 'CreateVM', 'ssa{sv}', 'web', json.dumps(fake('three')),
+                       {'replace': True, 'uuid': '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'})
+    check(not ok and err[0] == 'org.freedesktop.DBus.Error.InvalidArgs' and uuid in err[1],
+          'replace with another UUID', err)
+    ok, err = env.call(*MANAGER, 'CreateVM', 'ssa{sv}', 'web', json.dumps({'cpus': {'boot_vcpus': 0}}),
+                       {'replace': True})
+    check(not ok and err[0] == 'org.cloudhypervisor.Error.InvalidConfig', 'replace with a bad configuration', err)
+    check_eq(env.info('web')['config']['payload']['cmdline'], 'two', 'the definition after refused replaces')
+    ok, err = env.call(*MANAGER, 'CreateVM', 'ssa{sv}', 'web', json.dumps(fake('x')), {'replace': 'yes'})
+    check(not ok and err[0] == 'org.freedesktop.DBus.Error.InvalidArgs', 'replace that is not a boolean', err)
+
+    # What is on disk is the new definition: a new chvd reads it back.
+    env.stop_chvd()
+    start(env)
+    check_eq((env.info('web')['config']['payload']['cmdline'], env.info('web')['uuid']), ('two', uuid),
+             'the replaced definition after a restart of chvd')
 
 
 def test_boot_without_ready(env):

@@ -109,7 +109,90 @@ def test_custom_slice(env):
         stop_service()
 
 
-for t in (test_scopes_and_journal, test_custom_slice):
+def install_vm_service():
+    """units/chv-vm@.service.in as meson configures it, with this build's chvctl."""
+    src = os.path.join(os.environ['CHV_SOURCE_ROOT'], 'units', 'chv-vm@.service.in')
+    with open(src) as f:
+        text = f.read().replace('@BINDIR@', os.path.dirname(os.environ['CHVCTL']))
+    with open('/etc/systemd/system/chv-vm@.service', 'w') as f:
+        f.write(text)
+    sh('systemctl', 'daemon-reload')
+
+
+def write_definition(name, cmdline):
+    os.makedirs('/etc/chv/vms', exist_ok=True)
+    with open('/etc/chv/vms/%s.yaml' % name, 'w') as f:
+        f.write('payload:\n  kernel: /nonexistent/vmlinux\n  cmdline: "%s"\nserial:\n  mode: Tty\n'
+                'console:\n  mode: "Off"\n' % cmdline)
+
+
+def test_vm_service(env):
+    """chv-vm@NAME.service defines the VM from /etc/chv/vms/NAME.yaml, boots it, runs as long as it does,
+    and shuts it down when stopped; a new definition in the file is taken at the next start."""
+    if not os.path.isdir('/run/systemd/system'):
+        raise Skip('systemd is not PID 1 here: run through nspawn-test.sh')
+    service = 'chv-vm@svc.service'
+    try:
+        start_service(env)
+        install_vm_service()
+        write_definition('svc', 'first')
+        sh('systemctl', 'start', service)       # Type=notify: returns once the VM runs
+        path = vm_path('svc')
+        check_eq(env.state('svc'), 'Running', 'the VM once its service started')
+        props = unit_props(service, 'ActiveState', 'MainPID', 'StatusText')
+        check_eq(props['ActiveState'], 'active', 'the service')
+        check_eq(props['StatusText'], 'VM svc runs', 'the status of the service')
+        with open('/proc/%s/cmdline' % props['MainPID']) as f:
+            check_eq(f.read().split('\0')[1:4], ['boot', '--wait', 'svc'], 'the main process of the service')
+        worker = env.prop(path, 'MainPID')
+        check(cgroup_of(worker).endswith('/machine.slice/chv-vm-svc.scope'), 'the VM is not in its scope',
+              cgroup_of(worker))
+        uuid = env.info('svc')['uuid']
+
+        # Stopping the service shuts the VM down, and the service ends clean.
+        sh('systemctl', 'stop', service)
+        check_eq(env.state('svc'), 'Shutdown', 'the VM once its service stopped')
+        check_eq(unit_props(service, 'ActiveState', 'Result'), {'ActiveState': 'inactive', 'Result': 'success'},
+                 'the service after stop')
+
+        # The next start takes the file as it is now; the UUID stays.
+        write_definition('svc', 'second')
+        sh('systemctl', 'start', service)
+        info = env.info('svc')
+        check_eq((info['config']['payload']['cmdline'], info['uuid']), ('second', uuid),
+                 'the definition after the file changed')
+
+        # The guest powers off (the stand-in does on the power button): the service ends with it, clean.
+        env.call_ok(path, VM_IFACE, 'PowerButton')
+        wait_for(lambda: unit_props(service, 'ActiveState')['ActiveState'] == 'inactive', 'the service to end')
+        check_eq(unit_props(service, 'Result')['Result'], 'success', 'the service after the guest powered off')
+        check_eq(env.state('svc'), 'Shutdown', 'the VM after it powered off')
+
+        # A VM that fails takes its service along, failed.
+        sh('systemctl', 'start', service)
+        os.kill(env.prop(path, 'MainPID'), 9)
+        wait_for(lambda: unit_props(service, 'ActiveState')['ActiveState'] == 'failed', 'the service to fail')
+        check_eq(env.state('svc'), 'Failed', 'the VM that was killed')
+        sh('journalctl', '--sync')
+        log = sh('journalctl', '-o', 'cat', '-u', service)
+        check('VM svc failed: ' in log, 'the service\'s log does not say why it failed', log)
+        sh('systemctl', 'reset-failed', service, check_status=False)
+
+        # A definition chvd refuses: the service does not start, and says why.
+        with open('/etc/chv/vms/bad.yaml', 'w') as f:
+            f.write('payload:\n  kernel: /nonexistent/vmlinux\ncpus:\n  boot_vcpus: 0\n')
+        p = subprocess.run(['systemctl', 'start', 'chv-vm@bad.service'], capture_output=True, text=True, timeout=60)
+        check(p.returncode != 0, 'chv-vm@bad.service started with a bad definition')
+        sh('journalctl', '--sync')
+        log = sh('journalctl', '-o', 'cat', '-u', 'chv-vm@bad.service')
+        check('cpus.boot_vcpus' in log, 'the log of chv-vm@bad.service does not name the bad field', log)
+    finally:
+        sh('systemctl', 'stop', service, check_status=False)
+        sh('systemctl', 'reset-failed', service, 'chv-vm@bad.service', check_status=False)
+        stop_service()
+
+
+for t in (test_scopes_and_journal, test_custom_slice, test_vm_service):
     t.env_args = {'private_bus': False}
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith('test_')}
