@@ -2,25 +2,6 @@
 #include "bus-util.h"
 #include "vm.h"
 
-int bus_check_privileged(sd_bus_message *m, const char *what, sd_bus_error *error)
-{
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t uid;
-        int r;
-
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_AUGMENT, &creds);
-        if (r < 0)
-                return r;
-        r = sd_bus_creds_get_euid(creds, &uid);
-        if (r < 0)
-                return r;
-        if (uid != 0)
-                return sd_bus_error_setf(error, CHV_ERROR_ACCESS_DENIED,
-                                         "%s is for root only: run the command as root (with sudo, for example)",
-                                         what);
-        return 1;
-}
-
 void quote_for_message(const char *name, size_t max, char *buf, size_t size)
 {
         size_t o = 0, i;

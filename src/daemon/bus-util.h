@@ -14,13 +14,6 @@
 #define CHV_ERROR_ACCESS_DENIED "org.cloudhypervisor.Error.AccessDenied"
 #define CHV_ERROR_BOOT_FAILED "org.cloudhypervisor.Error.BootFailed"
 
-/*
- * Methods that change something are for root. The bus policy says so already; chvd checks again, so
- * that a bus without the policy does not open them to everyone. Returns 1 when the caller may, else
- * sets AccessDenied and returns its negative errno.
- */
-int bus_check_privileged(sd_bus_message *m, const char *what, sd_bus_error *error);
-
 /* InvalidName for name, quoted safely (at most 64 characters, unprintable ones as '?'). */
 int bus_error_invalid_name(sd_bus_error *error, const char *name);
 

@@ -118,11 +118,11 @@ static int method_create_vm(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = read_create_options(msg, &uuid, &replace, error);
         if (r < 0)
                 return r;
-        r = bus_check_privileged(msg, "Creating a VM", error);
-        if (r < 0)
-                return r;
         if (!vm_name_is_valid(name))
                 return bus_error_invalid_name(error, name);
+        r = bus_verify_polkit_async(m, msg, CHV_ACTION_MANAGE, name, "Creating a VM", error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: polkit is asked; the call comes again with its answer */
         existing = manager_find_vm(m, name);
         if (existing && !replace)
                 return sd_bus_error_setf(error, CHV_ERROR_ALREADY_EXISTS,

@@ -53,6 +53,7 @@ Manager *manager_free(Manager *m)
                 m->vms = vm->next;
                 vm_free(vm);
         }
+        polkit_queries_free(m);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         manager_config_done(&m->config);

@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "polkit.h"
 #include "vm.h"
 
 #define CHV_BUS_NAME "org.cloudhypervisor"
@@ -29,6 +30,7 @@ typedef struct Manager {
         Vm *vms;                /* a list, in the order of creation */
         size_t n_vms;
         bool told_no_scope;     /* "no systemd manager on the bus" is said once */
+        PolkitQuery *polkit_queries;    /* calls waiting for polkit's answer, or answered */
 } Manager;
 
 int manager_new(ManagerConfig *config, Manager **ret);  /* takes config */

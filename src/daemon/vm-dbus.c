@@ -75,9 +75,9 @@ static int bus_vm_method_delete(sd_bus_message *msg, void *userdata, sd_bus_erro
         Manager *m = vm->manager;
         int r;
 
-        r = bus_check_privileged(msg, "Deleting a VM", error);
-        if (r < 0)
-                return r;
+        r = bus_verify_polkit_async(m, msg, CHV_ACTION_MANAGE, vm->name, "Deleting a VM", error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (!vm_state_is_inactive(vm->state))
                 return vm_error_state(vm, error, "shut it down first, then delete it");
         r = vm_remove_definition(vm);
@@ -141,9 +141,9 @@ static int bus_vm_method_boot(sd_bus_message *msg, void *userdata, sd_bus_error 
         char err[512];
         int r;
 
-        r = bus_check_privileged(msg, "Booting a VM", error);
-        if (r < 0)
-                return r;
+        r = bus_verify_polkit_async(vm->manager, msg, CHV_ACTION_CONTROL, vm->name, "Booting a VM", error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (vm->state == VM_STARTING)
                 return vm_error_state(vm, error, "it is booting already");
         if (!vm_state_is_inactive(vm->state))
@@ -156,7 +156,7 @@ static int bus_vm_method_boot(sd_bus_message *msg, void *userdata, sd_bus_error 
 }
 
 /*
- * Shutdown, Reboot and PowerButton: root only, a Running VM, then the action; the reply goes now, or,
+ * Shutdown, Reboot and PowerButton: root or polkit, a Running VM, then the action; the reply goes now, or,
  * with deferred, when the action is done.
  */
 static int bus_vm_act_on_running(sd_bus_message *msg, Vm *vm, sd_bus_error *error, const char *what,
@@ -164,9 +164,9 @@ static int bus_vm_act_on_running(sd_bus_message *msg, Vm *vm, sd_bus_error *erro
 {
         int r;
 
-        r = bus_check_privileged(msg, what, error);
-        if (r < 0)
-                return r;
+        r = bus_verify_polkit_async(vm->manager, msg, CHV_ACTION_CONTROL, vm->name, what, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         /* A paused VM can be shut down or rebooted (chv-vmm stops it on SIGTERM), not woken otherwise. */
         r = vm_check_running(vm, action != vm_power_button, error);
         if (r < 0)
@@ -198,15 +198,16 @@ static int bus_vm_method_power_button(sd_bus_message *msg, void *userdata, sd_bu
                                      NULL);
 }
 
-/* Pause and Resume: root only, the VM Running (Pause) or Paused (Resume). */
+/* Pause and Resume: root or polkit, the VM Running (Pause) or Paused (Resume). */
 static int bus_vm_pause_or_resume(sd_bus_message *msg, Vm *vm, sd_bus_error *error, bool pause)
 {
         char err[512];
         int r;
 
-        r = bus_check_privileged(msg, pause ? "Pausing a VM" : "Resuming a VM", error);
-        if (r < 0)
-                return r;
+        r = bus_verify_polkit_async(vm->manager, msg, CHV_ACTION_CONTROL, vm->name,
+                                    pause ? "Pausing a VM" : "Resuming a VM", error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (vm->state == VM_PAUSED)
                 r = pause ? vm_error_state(vm, error, "it is paused already; resume it first") : 0;
         else if (vm->state == VM_RUNNING && !pause)
@@ -256,9 +257,10 @@ static int bus_vm_method_open_console(sd_bus_message *msg, void *userdata, sd_bu
         int r;
 
         /* The console is the guest's input too: not for everyone. */
-        r = bus_check_privileged(msg, "Opening the console of a VM", error);
-        if (r < 0)
-                return r;
+        r = bus_verify_polkit_async(vm->manager, msg, CHV_ACTION_CONSOLE, vm->name, "Opening the console of a VM",
+                                    error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
         if (vm->state != VM_STARTING && vm->state != VM_RUNNING && vm->state != VM_PAUSED)
                 return vm_error_state(vm, error, "boot it first");
         fd = worker_open_console(vm->worker);

@@ -86,6 +86,18 @@ SYSTEMD_POLICY = '''<policy user="root">
     <allow send_destination="org.freedesktop.systemd1"/>
   </policy>'''
 
+# Where a real polkitd runs on the private bus (it starts as root and goes on as user polkitd).
+POLKIT_POLICY = '''<policy user="polkitd">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy user="root">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy context="default">
+    <allow send_destination="org.freedesktop.PolicyKit1"/>
+  </policy>'''
+POLKITD = '/usr/lib/polkit-1/polkitd'
+
 # A bus that lets everyone do everything: what chvd must survive if its policy file is missing.
 OPEN_POLICY = '''<policy context="default">
     <allow own="org.cloudhypervisor"/>
@@ -96,7 +108,12 @@ OPEN_POLICY = '''<policy context="default">
 class Env:
     """A private bus (and the directories of one chvd) in a fresh temporary directory."""
 
-    def __init__(self, open_policy=False, systemd=False, private_bus=True):
+    def __init__(self, open_policy=False, systemd=False, private_bus=True, polkit=False):
+        if polkit:
+            try:
+                pwd.getpwnam('polkitd')
+            except KeyError:
+                raise Skip('polkitd is not installed (tools/install-deps test), nor its user')
         self.dir = tempfile.mkdtemp(prefix='chvd-test.')
         os.chmod(self.dir, 0o755)  # nobody must reach the bus socket
         self.socket = os.path.join(self.dir, 'bus')
@@ -109,6 +126,8 @@ class Env:
             policy = OPEN_POLICY if open_policy else '<include>%s</include>' % POLICY
             if systemd:
                 policy += SYSTEMD_POLICY
+            if polkit:
+                policy += POLKIT_POLICY
             conf = os.path.join(self.dir, 'bus.conf')
             with open(conf, 'w') as f:
                 f.write(BUS_CONFIG.replace('@SOCKET@', self.socket).replace('@POLICY@', policy))
@@ -121,6 +140,7 @@ class Env:
         self.chvd_log_path = os.path.join(self.dir, 'chvd.log')
         self.monitors = []
         self.systemd = None
+        self.polkitd = None
         self.systemd_log = os.path.join(self.dir, 'systemd-calls.json')
 
     def start_fake_systemd(self, mode='done'):
@@ -185,9 +205,42 @@ class Env:
             except (OSError, ProcessLookupError):
                 pass
 
+    def start_polkitd(self, rules):
+        """A real polkitd on this bus that knows chv's actions (dbus/org.cloudhypervisor.policy) and has
+        only the rules given (JavaScript). It runs in a mount namespace of its own, where a directory of
+        this Env stands in for its actions and rules directories: the machine's stay as they are."""
+        if not os.access(POLKITD, os.X_OK):
+            raise Skip('%s is not there (tools/install-deps test installs polkitd)' % POLKITD)
+        actions = os.path.join(self.dir, 'polkit-actions')
+        rules_dir = os.path.join(self.dir, 'polkit-rules')
+        os.makedirs(actions)
+        os.makedirs(rules_dir)
+        shutil.copy(os.path.join(SOURCE_ROOT, 'dbus', 'org.cloudhypervisor.policy'), actions)
+        with open(os.path.join(rules_dir, '50-test.rules'), 'w') as f:
+            f.write(rules)
+        script = ('set -e; for d in /usr/share/polkit-1/actions /usr/share/polkit-1/rules.d /etc/polkit-1/rules.d; '
+                  'do [ -d "$d" ] || continue; case $d in *actions) src="$1";; *) src="$2";; esac; '
+                  'mount --bind "$src" "$d"; done; exec "$3" --no-debug')
+        self.polkitd_log = open(os.path.join(self.dir, 'polkitd.log'), 'w')
+        self.polkitd = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh',
+                                         actions, rules_dir, POLKITD], env=self.env, stdout=self.polkitd_log,
+                                        stderr=subprocess.STDOUT)
+
+        def owned():
+            check(self.polkitd.poll() is None, 'polkitd exited', open(self.polkitd_log.name).read())
+            p = self.run(['busctl', '--system', 'status', 'org.freedesktop.PolicyKit1'])
+            return p.returncode == 0
+        wait_for(owned, 'polkitd on the bus')
+
+    def stop_polkitd(self):
+        if self.polkitd and self.polkitd.poll() is None:
+            self.polkitd.terminate()
+            self.polkitd.wait()
+
     def close(self):
         for m in self.monitors:
             m.stop()
+        self.stop_polkitd()
         if self.systemd and self.systemd.poll() is None:
             self.systemd.terminate()
             self.systemd.wait()
