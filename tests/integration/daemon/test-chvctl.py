@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 
-from chvtest import check, check_eq, read_until, run, vm_path, wait_for
+from chvtest import Skip, check, check_eq, read_until, run, vm_path, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, 'fake-vmm.py')
@@ -213,6 +213,41 @@ def test_events(env):
         for p in procs:
             check_eq(p.wait(10), 0, 'the exit status of chvctl events on SIGTERM')
     chvctl(env, 'events', 'nope', status=3)
+
+
+def test_bash_completion(env):
+    """shell-completion/bash/chvctl with bash-completion's helpers: commands, options, and the VMs a
+    command can take, as chvd lists them."""
+    helpers = '/usr/share/bash-completion/bash_completion'
+    if not os.path.exists(helpers):
+        raise Skip('bash-completion is not installed (tools/install-deps test)')
+    script = os.path.join(os.environ['CHV_SOURCE_ROOT'], 'shell-completion', 'bash', 'chvctl')
+    start(env)
+    chvctl(env, 'create', 'idle', '--kernel', '/k')
+    chvctl(env, 'create', 'busy', '--kernel', '/k', '--serial', 'tty', '--console', 'off')
+    chvctl(env, 'boot', 'busy')
+    bindir = os.path.join(env.dir, 'bin')
+    os.mkdir(bindir)
+    os.symlink(os.environ['CHVCTL'], os.path.join(bindir, 'chvctl'))
+
+    def complete(line):
+        words = line.split(' ')
+        prog = ('source %s; source %s; COMP_WORDS=(%s); COMP_CWORD=%d; COMP_LINE=%s; COMP_POINT=${#COMP_LINE}; '
+                '_chvctl; printf "%%s\\n" "${COMPREPLY[@]}"' % (
+                    helpers, script, ' '.join("'%s'" % w for w in words), len(words) - 1, "'%s'" % line))
+        p = subprocess.run(['bash', '-c', prog], capture_output=True, text=True, timeout=30,
+                           env=dict(env.env, PATH=bindir + ':' + env.env['PATH']))
+        check_eq(p.returncode, 0, 'bash completing %r (%s)' % (line, p.stderr.strip()))
+        return sorted(w for w in p.stdout.split('\n') if w)
+
+    check_eq(complete('chvctl bo'), ['boot'], 'a command')
+    check_eq(complete('chvctl --json p'), ['pause', 'ping', 'power-button'], 'a command after --json')
+    check_eq(complete('chvctl boot '), ['idle'], 'the VMs boot takes')
+    check_eq(complete('chvctl shutdown '), ['busy'], 'the VMs shutdown takes')
+    check_eq(complete('chvctl info '), ['busy', 'idle'], 'the VMs info takes')
+    check_eq(complete('chvctl boot --w'), ['--wait'], 'an option of boot')
+    check_eq(complete('chvctl create x --rep'), ['--replace'], 'an option of create')
+    chvctl(env, 'shutdown', 'busy')
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith('test_')}
