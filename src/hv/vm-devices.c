@@ -167,6 +167,18 @@ int vm_create_devices(Vm *vm, char *err, size_t errlen)
         return 0;
 }
 
+void vm_pause_devices(Vm *vm)
+{
+        for (size_t i = 0; i < vm->n_devices; i++)
+                virtio_worker_pause(&vm->devices[i]->dev->worker);
+}
+
+void vm_resume_devices(Vm *vm)
+{
+        for (size_t i = 0; i < vm->n_devices; i++)
+                virtio_worker_resume(&vm->devices[i]->dev->worker);
+}
+
 void vm_reset_devices(Vm *vm)
 {
         for (size_t i = 0; i < vm->n_devices; i++)

@@ -599,6 +599,8 @@ int vm_pause(Vm *vm, char *err, size_t errlen)
         while (vm->n_parked + vm->n_gone < started)
                 pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
         pthread_mutex_unlock(&vm->pause_lock);
+        /* No vCPU runs now, so no driver kicks a queue; the devices finish what they do, then wait. */
+        vm_pause_devices(vm);
 
         /* The guest's clock stops here (Cloud Hypervisor does the same): no jump when it resumes. */
         r = kvm_ioctl(vm->fd, KVM_GET_CLOCK, &vm->clock);
@@ -619,6 +621,7 @@ int vm_resume(Vm *vm, char *err, size_t errlen)
                 if (r < 0)
                         log_warning("KVM_SET_CLOCK failed, the guest's clock jumps: %s", strerror(-r));
         }
+        vm_resume_devices(vm);
         pthread_mutex_lock(&vm->pause_lock);
         atomic_store(&vm->pause_requested, false);
         vm->paused = false;

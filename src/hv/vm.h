@@ -121,4 +121,7 @@ void vm_power_button(Vm *vm);
 int vm_create_devices(Vm *vm, char *err, size_t errlen);
 /* A machine reset: every device and PCI function back to its power-on state. */
 void vm_reset_devices(Vm *vm);
+/* The device workers wait while the VM is paused (with its vCPUs stopped first) and go on after. */
+void vm_pause_devices(Vm *vm);
+void vm_resume_devices(Vm *vm);
 void vm_free_devices(Vm *vm);

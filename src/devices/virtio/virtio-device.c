@@ -7,6 +7,7 @@
 #include "virtio-device.h"
 
 #define WORKER_STOP_TAG UINTPTR_MAX
+#define WORKER_PAUSE_TAG (UINTPTR_MAX - 1)
 
 int virtio_device_init(VirtioDevice *d, const VirtioDeviceOps *ops, uint16_t type, const char *id,
                        const GuestMemory *mem, unsigned n_queues, uint16_t queue_size, uint64_t features,
@@ -23,7 +24,7 @@ int virtio_device_init(VirtioDevice *d, const VirtioDeviceOps *ops, uint16_t typ
                 .host_features = features | VIRTIO_FEATURE(VIRTIO_F_VERSION_1) |
                                  VIRTIO_FEATURE(VIRTIO_F_RING_EVENT_IDX) |
                                  VIRTIO_FEATURE(VIRTIO_F_RING_INDIRECT_DESC),
-                .worker = { .epoll_fd = -EBADF, .stop_fd = -EBADF },
+                .worker = { .epoll_fd = -EBADF, .stop_fd = -EBADF, .pause_fd = -EBADF },
         };
         if (n_queues == 0 || n_queues > 1024)
                 return -EINVAL;
@@ -124,12 +125,18 @@ bool eventfd_consume(int fd)
 int virtio_worker_init(VirtioWorker *w, const char *name)
 {
         struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WORKER_STOP_TAG };
+        struct epoll_event pev = { .events = EPOLLIN, .data.u64 = WORKER_PAUSE_TAG };
 
-        *w = (VirtioWorker) { .epoll_fd = -EBADF, .stop_fd = -EBADF };
+        *w = (VirtioWorker) { .epoll_fd = -EBADF, .stop_fd = -EBADF, .pause_fd = -EBADF };
+        pthread_mutex_init(&w->pause_lock, NULL);
+        pthread_cond_init(&w->pause_cond, NULL);
         snprintf(w->name, sizeof w->name, "%s", name);
         w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (w->epoll_fd < 0 || w->stop_fd < 0 || epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0) {
+        w->pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->epoll_fd < 0 || w->stop_fd < 0 || w->pause_fd < 0 ||
+            epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0 ||
+            epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, w->pause_fd, &pev) < 0) {
                 int r = negative_errno();
                 virtio_worker_stop(w);
                 return r;
@@ -166,6 +173,19 @@ int virtio_worker_modify(VirtioWorker *w, int fd, uint32_t events)
         return -ENOENT;
 }
 
+/* In the worker: waits while a pause is asked for. */
+static void virtio_worker_park(VirtioWorker *w)
+{
+        (void) eventfd_consume(w->pause_fd);
+        pthread_mutex_lock(&w->pause_lock);
+        w->paused = true;
+        pthread_cond_broadcast(&w->pause_cond);
+        while (w->pause_requested)
+                pthread_cond_wait(&w->pause_cond, &w->pause_lock);
+        w->paused = false;
+        pthread_mutex_unlock(&w->pause_lock);
+}
+
 static void *virtio_worker_thread(void *userdata)
 {
         VirtioWorker *w = userdata;
@@ -186,6 +206,10 @@ static void *virtio_worker_thread(void *userdata)
                         uint64_t tag = evs[i].data.u64;
                         if (tag == WORKER_STOP_TAG)
                                 return NULL;
+                        if (tag == WORKER_PAUSE_TAG) {
+                                virtio_worker_park(w);
+                                break;  /* the events seen before the pause may be stale: look again */
+                        }
                         if (tag < w->n_sources)
                                 w->sources[tag].handler(w->sources[tag].userdata, evs[i].events);
                 }
@@ -210,15 +234,39 @@ int virtio_worker_start(VirtioWorker *w)
         return 0;
 }
 
+void virtio_worker_pause(VirtioWorker *w)
+{
+        if (!w->running)
+                return;
+        pthread_mutex_lock(&w->pause_lock);
+        w->pause_requested = true;
+        (void) !write(w->pause_fd, &(uint64_t) { 1 }, sizeof(uint64_t));
+        while (!w->paused)
+                pthread_cond_wait(&w->pause_cond, &w->pause_lock);
+        pthread_mutex_unlock(&w->pause_lock);
+}
+
+void virtio_worker_resume(VirtioWorker *w)
+{
+        if (!w->running)
+                return;
+        pthread_mutex_lock(&w->pause_lock);
+        w->pause_requested = false;
+        pthread_cond_broadcast(&w->pause_cond);
+        pthread_mutex_unlock(&w->pause_lock);
+}
+
 void virtio_worker_stop(VirtioWorker *w)
 {
         if (w->running) {
+                virtio_worker_resume(w);        /* a paused thread must see the stop */
                 (void) !write(w->stop_fd, &(uint64_t) { 1 }, sizeof(uint64_t));
                 (void) pthread_join(w->thread, NULL);
                 w->running = false;
         }
         w->epoll_fd = safe_close(w->epoll_fd);
         w->stop_fd = safe_close(w->stop_fd);
+        w->pause_fd = safe_close(w->pause_fd);
         free(w->sources);
         w->sources = NULL;
         w->n_sources = 0;

@@ -58,8 +58,13 @@ typedef struct VirtioWorkerSource {
 typedef struct VirtioWorker {
         int epoll_fd;
         int stop_fd;
+        int pause_fd;            /* virtio_worker_pause() asks the thread to stop here */
         pthread_t thread;
         bool running;
+        pthread_mutex_t pause_lock;
+        pthread_cond_t pause_cond;
+        bool pause_requested;    /* under pause_lock */
+        bool paused;             /* under pause_lock: the thread waits for virtio_worker_resume() */
         VirtioWorkerSource *sources;
         size_t n_sources;
         char name[16];
@@ -112,6 +117,13 @@ int virtio_worker_start(VirtioWorker *w);
 int virtio_worker_modify(VirtioWorker *w, int fd, uint32_t events);
 /* Stops and joins the thread, closes the epoll instance; the sources' fds stay open. Idempotent. */
 void virtio_worker_stop(VirtioWorker *w);
+/*
+ * While the VM is paused its devices are too: virtio_worker_pause() returns once the thread has finished
+ * what it was doing and waits; it handles nothing (queue notifications, completions, frames from the
+ * TAP) until virtio_worker_resume(). Nothing happens for a worker that does not run.
+ */
+void virtio_worker_pause(VirtioWorker *w);
+void virtio_worker_resume(VirtioWorker *w);
 
 /*
  * The queue loop, in the worker: virtio_queue_begin() turns the driver's notifications off, then
