@@ -125,6 +125,38 @@ def test_power_button(env):
     check('failure' not in env.info('web'), 'a failure after the guest powered off')
 
 
+def test_pause_resume_counters(env):
+    """Pause, Resume and Counters on a real chv-vmm, through its control socket."""
+    start(env)
+    disk = os.path.join(env.dir, 'disk.img')
+    with open(disk, 'wb') as f:
+        f.truncate(MIB)
+    path = env.create('web', guest('power-button', disks=[{'path': disk}]))
+    mon = env.monitor()
+    env.call_ok(path, VM_IFACE, 'Boot')
+    Console(env, 'web').wait('power-button: waiting')
+
+    env.call_ok(path, VM_IFACE, 'Pause')
+    check_eq(env.state('web'), 'Paused', 'the state after Pause')
+    mon.wait_signal('Event', path, lambda p: p[1] == 'paused')
+    check_eq(env.info('web')['state'], 'Paused', 'Info of a paused VM')
+    counters = json.loads(env.call_ok(path, VM_IFACE, 'Counters')[0])
+    check_eq(sorted(counters['_disk0']), ['read_bytes', 'read_ops', 'write_bytes', 'write_ops'],
+             'the counters of the disk')
+    env.call_error(INVALID_STATE, path, VM_IFACE, 'PowerButton')
+    env.call_error(INVALID_STATE, path, VM_IFACE, 'Pause')
+    check(worker_alive(env.prop(path, 'MainPID')), 'the worker of a paused VM is gone')
+
+    env.call_ok(path, VM_IFACE, 'Resume')
+    check_eq(env.state('web'), 'Running', 'the state after Resume')
+    mon.wait_signal('Event', path, lambda p: p[1] == 'resumed')
+    env.call_error(INVALID_STATE, path, VM_IFACE, 'Resume')
+    # The guest goes on where it was: it sees the power button and powers off.
+    env.call_ok(path, VM_IFACE, 'PowerButton')
+    env.wait_state('web', 'Shutdown')
+    check('failure' not in env.info('web'), 'a failure after the guest powered off')
+
+
 def test_guest_powers_off_by_itself(env):
     start(env)
     out = os.path.join(env.dir, 'serial.out')
