@@ -198,7 +198,7 @@ static int bus_vm_method_power_button(sd_bus_message *msg, void *userdata, sd_bu
                                      NULL);
 }
 
-/* Pause and Resume: root or polkit, the VM Running (Pause) or Paused (Resume). */
+/* Pause and Resume: root or polkit, the VM Running (Pause) or Paused (Resume); answered once chv-vmm has. */
 static int bus_vm_pause_or_resume(sd_bus_message *msg, Vm *vm, sd_bus_error *error, bool pause)
 {
         char err[512];
@@ -208,7 +208,9 @@ static int bus_vm_pause_or_resume(sd_bus_message *msg, Vm *vm, sd_bus_error *err
                                     pause ? "Pausing a VM" : "Resuming a VM", error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (vm->state == VM_PAUSED)
+        if (vm->control_busy)
+                r = vm_error_state(vm, error, "it is being paused or resumed; wait until that is done");
+        else if (vm->state == VM_PAUSED)
                 r = pause ? vm_error_state(vm, error, "it is paused already; resume it first") : 0;
         else if (vm->state == VM_RUNNING && !pause)
                 r = vm_error_state(vm, error, "it is not paused; there is nothing to resume");
@@ -216,11 +218,11 @@ static int bus_vm_pause_or_resume(sd_bus_message *msg, Vm *vm, sd_bus_error *err
                 r = vm_check_running(vm, false, error);
         if (r < 0)
                 return r;
-        r = pause ? vm_pause(vm, err, sizeof err) : vm_resume(vm, err, sizeof err);
+        r = vm_pause_or_resume(vm, msg, err, sizeof err);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "%s VM %s failed: %s", pause ? "Pausing" : "Resuming",
                                          vm->name, err);
-        return sd_bus_reply_method_return(msg, NULL);
+        return 1;
 }
 
 static int bus_vm_method_pause(sd_bus_message *msg, void *userdata, sd_bus_error *error)
@@ -235,7 +237,6 @@ static int bus_vm_method_resume(sd_bus_message *msg, void *userdata, sd_bus_erro
 
 static int bus_vm_method_counters(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 {
-        _cleanup_free_ char *counters = NULL;
         Vm *vm = userdata;
         char err[512];
         int r;
@@ -243,11 +244,11 @@ static int bus_vm_method_counters(sd_bus_message *msg, void *userdata, sd_bus_er
         r = vm_check_running(vm, true, error);
         if (r < 0)
                 return r;
-        r = vm_counters(vm, &counters, err, sizeof err);
+        r = vm_counters(vm, msg, err, sizeof err);
         if (r < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Reading the counters of VM %s failed: %s",
                                          vm->name, err);
-        return sd_bus_reply_method_return(msg, "s", counters);
+        return 1;
 }
 
 static int bus_vm_method_open_console(sd_bus_message *msg, void *userdata, sd_bus_error *error)

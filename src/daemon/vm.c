@@ -532,61 +532,77 @@ int vm_power_button(Vm *vm)
         return worker_kill(vm->worker, SIGUSR2);
 }
 
-/* Pause and Resume: the event before, the request, the state and the event after. */
-static int vm_pause_or_resume(Vm *vm, bool pause, char *err, size_t errlen)
+/* Pause and Resume: the event before, the request, and once chv-vmm answered the state, the event after and
+ * the reply. */
+static void on_pause_or_resume_done(Vm *vm, cJSON *reply, const char *error, void *userdata)
 {
-        int r;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
+        bool pause = streq(sd_bus_message_get_member(call), "Pause");
 
-        (void) vm_send_event(vm, "vm", pause ? "pausing" : "resuming", NULL);
-        r = worker_control(vm->worker, pause ? "pause" : "resume", NULL, err, errlen);
-        if (r < 0)
-                return r;
+        vm->control_busy = false;
+        cJSON_Delete(reply);
+        if (error) {
+                log_vm(vm, LOG_WARNING, "%s failed: %s", pause ? "Pausing" : "Resuming", error);
+                (void) sd_bus_reply_method_errorf(call, SD_BUS_ERROR_FAILED, "%s VM %s failed: %s",
+                                                  pause ? "Pausing" : "Resuming", vm->name, error);
+                return;
+        }
         vm_set_state(vm, pause ? VM_PAUSED : VM_RUNNING);
         log_vm(vm, LOG_INFO, pause ? "Paused." : "Resumed.");
         (void) vm_send_event(vm, "vm", pause ? "paused" : "resumed", NULL);
-        return 0;
+        (void) sd_bus_reply_method_return(call, NULL);
 }
 
-int vm_pause(Vm *vm, char *err, size_t errlen)
+int vm_pause_or_resume(Vm *vm, sd_bus_message *call, char *err, size_t errlen)
 {
-        return vm_pause_or_resume(vm, true, err, errlen);
-}
-
-int vm_resume(Vm *vm, char *err, size_t errlen)
-{
-        return vm_pause_or_resume(vm, false, err, errlen);
-}
-
-int vm_counters(Vm *vm, char **ret, char *err, size_t errlen)
-{
-        cJSON *reply = NULL, *c;
+        bool pause = streq(sd_bus_message_get_member(call), "Pause");
         int r;
 
-        r = worker_control(vm->worker, "counters", &reply, err, errlen);
+        (void) vm_send_event(vm, "vm", pause ? "pausing" : "resuming", NULL);
+        r = worker_control(vm->worker, pause ? "pause" : "resume", on_pause_or_resume_done, call, err, errlen);
         if (r < 0)
                 return r;
-        c = cJSON_GetObjectItemCaseSensitive(reply, "counters");
-        *ret = cJSON_IsObject(c) ? cJSON_PrintUnformatted(c) : NULL;
-        cJSON_Delete(reply);
-        if (!*ret)
-                return errbuf_fail(cJSON_IsObject(c) ? -ENOMEM : -EBADMSG, err, errlen, "chv-vmm gave no counters");
+        sd_bus_message_ref(call);
+        vm->control_busy = true;
         return 0;
 }
 
-static bool vm_worker_paused(Vm *vm)
+static void on_counters_done(Vm *vm, cJSON *reply, const char *error, void *userdata)
 {
-        cJSON *info = NULL, *s;
-        bool paused = false;
-        char err[256];
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
+        cJSON *c = cJSON_GetObjectItemCaseSensitive(reply, "counters");
+        _cleanup_free_ char *text = cJSON_IsObject(c) ? cJSON_PrintUnformatted(c) : NULL;
 
-        if (worker_control(vm->worker, "info", &info, err, sizeof err) < 0) {
-                log_vm(vm, LOG_DEBUG, "Cannot ask chv-vmm for its state: %s", err);
-                return false;
+        cJSON_Delete(reply);
+        if (!text && !error)
+                error = cJSON_IsObject(c) ? "out of memory" : "chv-vmm gave no counters";
+        if (error)
+                (void) sd_bus_reply_method_errorf(call, SD_BUS_ERROR_FAILED, "Reading the counters of VM %s failed: %s",
+                                                  vm->name, error);
+        else
+                (void) sd_bus_reply_method_return(call, "s", text);
+}
+
+int vm_counters(Vm *vm, sd_bus_message *call, char *err, size_t errlen)
+{
+        int r = worker_control(vm->worker, "counters", on_counters_done, call, err, errlen);
+        if (r >= 0)
+                sd_bus_message_ref(call);
+        return r;
+}
+
+/* A worker found again may have been paused before chvd restarted: it stays so, and says so. */
+static void on_reattach_info(Vm *vm, cJSON *reply, const char *error, void *userdata)
+{
+        cJSON *s = cJSON_GetObjectItemCaseSensitive(reply, "state");
+
+        if (error)
+                log_vm(vm, LOG_DEBUG, "Cannot ask chv-vmm for its state: %s", error);
+        else if (cJSON_IsString(s) && streq(s->valuestring, "Paused") && vm->state == VM_RUNNING) {
+                vm_set_state(vm, VM_PAUSED);
+                log_vm(vm, LOG_INFO, "It is paused.");
         }
-        s = cJSON_GetObjectItemCaseSensitive(info, "state");
-        paused = cJSON_IsString(s) && streq(s->valuestring, "Paused");
-        cJSON_Delete(info);
-        return paused;
+        cJSON_Delete(reply);
 }
 
 int vm_reattach(Vm *vm)
@@ -597,8 +613,12 @@ int vm_reattach(Vm *vm)
         if (r <= 0)
                 return r;
         vm->main_pid = vm->worker->pid;
-        /* A worker paused before chvd restarted stays paused. */
-        vm->state = vm_worker_paused(vm) ? VM_PAUSED : VM_RUNNING;
+        vm->state = VM_RUNNING;
+        {
+                char err[256];
+                if (worker_control(vm->worker, "info", on_reattach_info, NULL, err, sizeof err) < 0)
+                        log_vm(vm, LOG_DEBUG, "Cannot ask chv-vmm for its state: %s", err);
+        }
         log_vm(vm, LOG_INFO, "Found its chv-vmm (PID %d%s%s) still running, watching it again.", vm->main_pid,
                vm->unit ? ", " : "", vm->unit ?: "");
         return 1;

@@ -62,6 +62,7 @@ typedef struct Vm {
         sd_bus_message *stop_call;      /* Shutdown, answered once the worker is gone */
         bool stopping;          /* the worker was asked to stop for good */
         bool rebooting;         /* ... to start again */
+        bool control_busy;      /* a Pause or Resume waits for chv-vmm's answer */
         char *abort_reason;     /* why chvd gave up a boot it had begun */
 } Vm;
 
@@ -102,11 +103,13 @@ int vm_boot(Vm *vm, char *err, size_t errlen);
 int vm_shutdown(Vm *vm);        /* SIGTERM, then SIGKILL after the stop timeout: Stopping, then Shutdown */
 int vm_reboot(Vm *vm);          /* a new worker once the old one is gone */
 int vm_power_button(Vm *vm);    /* SIGUSR2: the guest decides */
-/* Through the worker's control socket: Running to Paused and back; the reason of a failure in err. */
-int vm_pause(Vm *vm, char *err, size_t errlen);
-int vm_resume(Vm *vm, char *err, size_t errlen);
-/* Cloud Hypervisor's vm.counters as JSON text, from the worker. */
-int vm_counters(Vm *vm, char **ret, char *err, size_t errlen);
+/*
+ * Through the worker's control socket, without waiting: call (Pause or Resume) takes the VM from Running
+ * to Paused and back, and is answered once chv-vmm has; Counters is answered with Cloud Hypervisor's
+ * vm.counters as JSON text. A negative errno, with the reason in err, when chv-vmm could not be asked.
+ */
+int vm_pause_or_resume(Vm *vm, sd_bus_message *call, char *err, size_t errlen);
+int vm_counters(Vm *vm, sd_bus_message *call, char *err, size_t errlen);
 
 /* Before the bus: takes up the worker an earlier chvd left running. 1 found, 0 none. */
 int vm_reattach(Vm *vm);

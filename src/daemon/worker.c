@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -224,53 +225,127 @@ int worker_kill(Worker *w, int sig)
 
 /*
  * One request on the worker's control socket (chv-vmm(1)), on a connection of its own: nothing to
- * restore when chvd restarts. chv-vmm answers from its main loop at once; the timeout covers a
- * worker that hangs, whose requests then fail.
+ * restore when chvd restarts. chv-vmm answers from its main loop at once; the timeout covers a worker
+ * that hangs, whose requests then fail. chvd waits for no answer: other calls go on meanwhile.
  */
-#define WORKER_CONTROL_TIMEOUT_SEC 10
+#define WORKER_CONTROL_TIMEOUT_USEC (10 * 1000000ULL)
 #define WORKER_CONTROL_REPLY_MAX 65536
 
-int worker_control(Worker *w, const char *op, cJSON **ret, char *err, size_t errlen)
+struct ControlRequest {
+        ControlRequest *next;
+        Worker *worker;
+        int fd;
+        sd_event_source *io, *timer;
+        WorkerControlCallback callback;
+        void *userdata;
+};
+
+static void control_request_unlink(ControlRequest *c)
 {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        struct timeval tv = { .tv_sec = WORKER_CONTROL_TIMEOUT_SEC };
-        _cleanup_free_ char *req = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        for (ControlRequest **p = &c->worker->control_requests; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
+}
+
+/* Calls back (once) and frees the request. */
+static void control_request_finish(ControlRequest *c, cJSON *reply, const char *error)
+{
+        WorkerControlCallback cb = c->callback;
+        void *userdata = c->userdata;
+        Vm *vm = c->worker->vm;
+
+        control_request_unlink(c);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        safe_close(c->fd);
+        free(c);
+        cb(vm, reply, error, userdata);
+}
+
+static int on_control_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        control_request_finish(userdata, NULL, "no answer from chv-vmm within 10 s");
+        return 0;
+}
+
+static int on_control_reply(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        ControlRequest *c = userdata;
+        _cleanup_free_ char *buf = malloc(WORKER_CONTROL_REPLY_MAX + 1);
+        char error[512];
         cJSON *reply, *ok, *e;
         ssize_t n;
 
-        if ((size_t) snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ctl", w->dir) >= sizeof sa.sun_path)
-                return errbuf_fail(-ENAMETOOLONG, err, errlen, "the control socket's path is too long");
-        if (asprintf(&req, "{\"op\":\"%s\"}", op) < 0 || !(buf = malloc(WORKER_CONTROL_REPLY_MAX + 1)))
-                return -ENOMEM;
-        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-                return errbuf_fail(negative_errno(), err, errlen, "cannot make a socket: %m");
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return errbuf_fail(negative_errno(), err, errlen, "cannot reach chv-vmm on %s: %m", sa.sun_path);
-        if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0)
-                return errbuf_fail(negative_errno(), err, errlen, "cannot send to chv-vmm: %m");
-        n = recv(fd, buf, WORKER_CONTROL_REPLY_MAX, 0);
-        if (n < 0)
-                return errbuf_fail(negative_errno(), err, errlen, "no answer from chv-vmm: %m");
+        if (!buf) {
+                control_request_finish(c, NULL, "out of memory");
+                return 0;
+        }
+        n = recv(fd, buf, WORKER_CONTROL_REPLY_MAX, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                snprintf(error, sizeof error, "no answer from chv-vmm: %s",
+                         n < 0 ? strerror(errno) : "it closed the connection");
+                control_request_finish(c, NULL, error);
+                return 0;
+        }
         buf[n] = 0;
         reply = cJSON_Parse(buf);
         ok = cJSON_GetObjectItemCaseSensitive(reply, "ok");
         if (!cJSON_IsBool(ok)) {
                 cJSON_Delete(reply);
-                return errbuf_fail(-EBADMSG, err, errlen, "chv-vmm gave no valid answer");
-        }
-        if (cJSON_IsFalse(ok)) {
+                control_request_finish(c, NULL, "chv-vmm gave no valid answer");
+        } else if (cJSON_IsFalse(ok)) {
                 e = cJSON_GetObjectItemCaseSensitive(reply, "error");
-                errbuf_fail(-EINVAL, err, errlen, "%s", cJSON_IsString(e) ? e->valuestring : "chv-vmm refused");
+                snprintf(error, sizeof error, "%s", cJSON_IsString(e) ? e->valuestring : "chv-vmm refused");
                 cJSON_Delete(reply);
-                return -EINVAL;
+                control_request_finish(c, NULL, error);
+        } else
+                control_request_finish(c, reply, NULL);
+        return 0;
+}
+
+int worker_control(Worker *w, const char *op, WorkerControlCallback callback, void *userdata, char *err,
+                   size_t errlen)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_free_ char *req = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        sd_event *event = w->vm->manager->event;
+        ControlRequest *c;
+        int r;
+
+        if ((size_t) snprintf(sa.sun_path, sizeof sa.sun_path, "%s/ctl", w->dir) >= sizeof sa.sun_path)
+                return errbuf_fail(-ENAMETOOLONG, err, errlen, "the control socket's path is too long");
+        if (asprintf(&req, "{\"op\":\"%s\"}", op) < 0)
+                return -ENOMEM;
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot make a socket: %m");
+        /* A unix socket connects or fails at once; a full backlog (EAGAIN) is a worker that does not keep up. */
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot reach chv-vmm on %s: %m", sa.sun_path);
+        if (send(fd, req, strlen(req), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                return errbuf_fail(negative_errno(), err, errlen, "cannot send to chv-vmm: %m");
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        *c = (ControlRequest) { .worker = w, .fd = TAKE_FD(fd), .callback = callback, .userdata = userdata };
+        r = sd_event_add_io(event, &c->io, c->fd, EPOLLIN, on_control_reply, c);
+        if (r >= 0)
+                r = sd_event_add_time_relative(event, &c->timer, CLOCK_MONOTONIC, WORKER_CONTROL_TIMEOUT_USEC, 0,
+                                               on_control_timeout, c);
+        if (r < 0) {
+                sd_event_source_disable_unref(c->io);
+                safe_close(c->fd);
+                free(c);
+                return errbuf_fail(r, err, errlen, "cannot wait for chv-vmm's answer: %s", strerror(-r));
         }
-        if (ret)
-                *ret = reply;
-        else
-                cJSON_Delete(reply);
+        c->next = w->control_requests;
+        w->control_requests = c;
         return 0;
 }
 
@@ -317,6 +392,8 @@ Worker *worker_free(Worker *w)
 {
         if (!w)
                 return NULL;
+        while (w->control_requests)
+                control_request_finish(w->control_requests, NULL, "the VM's chv-vmm went away");
         sd_bus_slot_unref(w->scope_slot);
         free(w->scope_job);
         sd_event_source_disable_unref(w->kill_timer);

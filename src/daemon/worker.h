@@ -9,6 +9,14 @@
 #include "macro.h"
 
 typedef struct Vm Vm;
+typedef struct ControlRequest ControlRequest;
+
+/*
+ * The end of a control request: reply is chv-vmm's answer ({"ok": true, ...}), or NULL with error, why
+ * there is none (chv-vmm's own refusal, no answer in time, the worker went away). reply is the callee's
+ * to keep or free. Called from the event loop, or from worker_free() (then error only).
+ */
+typedef void (*WorkerControlCallback)(Vm *vm, cJSON *reply, const char *error, void *userdata);
 
 /*
  * The chv-vmm process of a running VM. chvd forks it, and the child waits on a pipe until its scope
@@ -60,6 +68,8 @@ typedef struct Worker {
 
         sd_event_source *kill_timer;    /* SIGKILL when SIGTERM took too long */
         bool killed;
+
+        ControlRequest *control_requests;       /* on the control socket, waiting for answers */
 } Worker;
 
 /*
@@ -76,11 +86,13 @@ int worker_release(Worker *w);
 /* Sends sig through the pidfd. */
 int worker_kill(Worker *w, int sig);
 /*
- * Sends {"op": op} on the worker's control socket and waits for the reply (chv-vmm answers at once).
- * Returns the reply in ret (may be NULL), or a negative errno with chv-vmm's error, or why it could not
- * be asked, in err.
+ * Sends {"op": op} on the worker's control socket, on a connection of its own, and returns: the answer
+ * goes to callback from the event loop (chv-vmm answers at once; after 10 s the request fails). Returns
+ * a negative errno, with the reason in err, when the request could not be sent; callback is not called
+ * then.
  */
-int worker_control(Worker *w, const char *op, cJSON **ret, char *err, size_t errlen);
+int worker_control(Worker *w, const char *op, WorkerControlCallback callback, void *userdata, char *err,
+                   size_t errlen);
 /* SIGTERM now, SIGKILL after usec. */
 int worker_stop(Worker *w, uint64_t usec);
 /* A new file descriptor of the VM's terminal (read-write) or console file (read-only). -ENXIO: none. */

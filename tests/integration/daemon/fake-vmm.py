@@ -10,6 +10,7 @@
   fake-error=TEXT        before that, log TEXT as chv-vmm logs errors ("_" for blanks)
   fake-warn=TEXT         log TEXT as a warning at start
   fake-echo              a console: each line read on standard input comes back as "echo: LINE"
+  fake-control-silent    take "pause" requests on the control socket and never answer them (a hung worker)
 
 Otherwise it behaves as chv-vmm with a guest that idles: SIGTERM exits 4, SIGUSR2 exits 0 (the guest
 powers off when the power button is pressed). With --control-socket PATH it serves chv-vmm's control
@@ -26,7 +27,7 @@ import threading
 import time
 
 
-def serve_control(path):
+def serve_control(path, silent):
     state = {'paused': False, 'reads': 0}
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     srv.bind(path)
@@ -56,7 +57,10 @@ def serve_control(path):
                 data = conn.recv(4096)
                 if not data:
                     break
-                conn.send(json.dumps(answer(json.loads(data))).encode())
+                req = json.loads(data)
+                if silent and req.get('op') == 'pause':
+                    continue
+                conn.send(json.dumps(answer(req)).encode())
             conn.close()
 
     threading.Thread(target=loop, daemon=True).start()
@@ -76,7 +80,7 @@ def main():
     signal.signal(signal.SIGTERM, signal.SIG_IGN if 'fake-ignore-term' in words else lambda *a: sys.exit(4))
     signal.signal(signal.SIGUSR2, lambda *a: sys.exit(0))
     if '--control-socket' in sys.argv:
-        serve_control(sys.argv[sys.argv.index('--control-socket') + 1])
+        serve_control(sys.argv[sys.argv.index('--control-socket') + 1], 'fake-control-silent' in words)
     if 'fake-warn' in words:
         sys.stderr.write('chv-vmm: 0.001000s: <vmm> WARN -- %s\n' % words['fake-warn'].replace('_', ' '))
         sys.stderr.flush()

@@ -7,6 +7,7 @@ workers that outlive chvd."""
 import json
 import os
 import signal
+import subprocess
 import time
 
 from chvtest import MANAGER, VM_IFACE, check, check_eq, run, vm_path, wait_for
@@ -102,12 +103,42 @@ def test_pause_resume_counters(env):
     env.call_ok(path, VM_IFACE, 'Pause')
     check_eq(env.stop_chvd(), 0, 'the exit status of chvd')
     start(env)
-    check_eq(env.state('web'), 'Paused', 'the state of a paused VM found again')
+    env.wait_state('web', 'Paused', timeout=10)     # chvd asks the worker once it is back
     env.call_ok(path, VM_IFACE, 'Resume')
     env.call_ok(path, VM_IFACE, 'Pause')
     env.call_ok(path, VM_IFACE, 'Shutdown')
     check_eq(env.state('web'), 'Shutdown', 'State after Shutdown of a paused VM')
     env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Counters', message='boot it first')
+
+
+def test_hung_worker(env):
+    """A worker that does not answer its control socket fails the request after 10 s; chvd serves
+    everyone meanwhile, and the VM stays as it was."""
+    start(env)
+    path = env.create('web', fake('fake-control-silent'))
+    env.create('other', fake(''))
+    env.call_ok(path, VM_IFACE, 'Boot')
+    pause = subprocess.Popen([os.environ['BUS_CALL'], '--timeout', '30', path, VM_IFACE, 'Pause'], env=env.env,
+                             stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    t = time.monotonic()
+    for _ in range(20):
+        env.call_ok(*MANAGER, 'Ping')
+        env.info('web')
+    check(time.monotonic() - t < 5, 'chvd was slow to answer while a Pause waited (%.1fs for 40 calls)' %
+          (time.monotonic() - t))
+    env.call_error('org.cloudhypervisor.Error.InvalidState', path, VM_IFACE, 'Resume', message='being paused')
+    env.call_ok(vm_path('other'), VM_IFACE, 'Boot')
+    env.call_ok(vm_path('other'), VM_IFACE, 'Pause')
+    check_eq(pause.wait(30), 1, 'the exit status of bus-call Pause (an error reply)')
+    err = json.loads(pause.stdout.read())
+    pause.stdout.close()
+    check(err['error'] == 'org.freedesktop.DBus.Error.Failed' and 'no answer from chv-vmm within 10 s' in err['message'],
+          'the error of a Pause without answer', err)
+    check_eq(env.state('web'), 'Running', 'the state after a Pause without answer')
+    env.call_ok(path, VM_IFACE, 'Counters')     # the worker answers the rest
+    for name in ('web', 'other'):
+        env.call_ok(vm_path(name), VM_IFACE, 'Shutdown')
 
 
 def test_replace_definition(env):
