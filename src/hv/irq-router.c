@@ -129,40 +129,66 @@ static int irq_router_commit_locked(IrqRouter *r)
         return kvm_ioctl(r->vm_fd, KVM_SET_GSI_ROUTING, t);
 }
 
+/* Under the lock: the route's new message, and KVM's table with it, while readers see an odd seq. */
+static int route_update_locked(IrqRouter *r, MsiRoute *route, uint64_t addr, uint32_t data, bool valid)
+{
+        uint32_t seq = atomic_load_explicit(&route->seq, memory_order_relaxed);
+        int ret;
+
+        atomic_store_explicit(&route->seq, seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        atomic_store_explicit(&route->valid, valid, memory_order_relaxed);
+        atomic_store_explicit(&route->addr, valid ? addr : 0, memory_order_relaxed);
+        atomic_store_explicit(&route->data, valid ? data : 0, memory_order_relaxed);
+        ret = irq_router_commit_locked(r);
+        atomic_store_explicit(&route->seq, seq + 2, memory_order_release);
+        return ret;
+}
+
 int irq_router_set(IrqRouter *r, MsiRoute *route, uint64_t addr, uint32_t data, bool valid)
 {
         int ret = 0;
 
         pthread_mutex_lock(&r->lock);
-        if (route->valid != valid || (valid && (route->addr != addr || route->data != data))) {
-                route->valid = valid;
-                route->addr = valid ? addr : 0;
-                route->data = valid ? data : 0;
-                ret = irq_router_commit_locked(r);
-                if (ret < 0 && !r->commit_failed_logged) {
-                        r->commit_failed_logged = true;
+        if (atomic_load(&route->valid) != valid ||
+            (valid && (atomic_load(&route->addr) != addr || atomic_load(&route->data) != data))) {
+                ret = route_update_locked(r, route, addr, data, valid);
+                if (ret < 0 && !atomic_exchange(&r->commit_failed, true))
                         log_error_errno(ret, "KVM_SET_GSI_ROUTING failed, MSI goes through KVM_SIGNAL_MSI: %m");
-                }
         }
         pthread_mutex_unlock(&r->lock);
         return ret;
 }
 
+/* Does KVM route the GSI to exactly this message now? No while a change is under way. */
+static bool route_carries(const MsiRoute *route, uint64_t addr, uint32_t data)
+{
+        uint32_t seq = atomic_load_explicit(&route->seq, memory_order_acquire);
+        bool valid;
+        uint64_t a;
+        uint32_t d;
+
+        if (seq & 1)
+                return false;
+        valid = atomic_load_explicit(&route->valid, memory_order_relaxed);
+        a = atomic_load_explicit(&route->addr, memory_order_relaxed);
+        d = atomic_load_explicit(&route->data, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&route->seq, memory_order_relaxed) != seq)
+                return false;
+        return valid && a == addr && d == data;
+}
+
 void irq_router_send(IrqRouter *r, MsiRoute *route, uint64_t addr, uint32_t data)
 {
         struct kvm_msi msi;
-        bool routed;
         int vm_fd;
 
-        pthread_mutex_lock(&r->lock);
-        routed = route->valid && route->addr == addr && route->data == data && !r->commit_failed_logged;
-        vm_fd = r->vm_fd;
-        pthread_mutex_unlock(&r->lock);
-
-        if (routed) {
+        if (route_carries(route, addr, data) && !atomic_load_explicit(&r->commit_failed, memory_order_relaxed)) {
                 (void) !write(route->fd, &(uint64_t) { 1 }, sizeof(uint64_t));
                 return;
         }
+        vm_fd = atomic_load(&r->vm_fd);
         if (vm_fd < 0)
                 return;
         msi = (struct kvm_msi) {
@@ -178,8 +204,8 @@ int irq_router_attach(IrqRouter *r, int vm_fd)
         int ret;
 
         pthread_mutex_lock(&r->lock);
-        r->vm_fd = vm_fd;
-        r->commit_failed_logged = false;
+        atomic_store(&r->vm_fd, vm_fd);
+        atomic_store(&r->commit_failed, false);
         ret = irq_router_commit_locked(r);
         for (size_t c = 0; c < r->n_chunks && ret >= 0; c++)
                 for (unsigned i = 0; i < r->chunk_sizes[c] && ret >= 0; i++) {
@@ -192,7 +218,7 @@ int irq_router_attach(IrqRouter *r, int vm_fd)
                         ret = kvm_ioctl(vm_fd, KVM_IRQFD, &irqfd);
                 }
         if (ret < 0)
-                r->vm_fd = -EBADF;
+                atomic_store(&r->vm_fd, -EBADF);
         pthread_mutex_unlock(&r->lock);
         return ret;
 }
@@ -200,7 +226,7 @@ int irq_router_attach(IrqRouter *r, int vm_fd)
 void irq_router_detach(IrqRouter *r)
 {
         pthread_mutex_lock(&r->lock);
-        r->vm_fd = -EBADF;
+        atomic_store(&r->vm_fd, -EBADF);
         pthread_mutex_unlock(&r->lock);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "macro.h"
 
@@ -24,20 +25,24 @@
 typedef struct MsiRoute {
         uint32_t gsi;
         int fd;
-        /* Guarded by the router's lock. */
-        bool valid;
-        uint64_t addr;
-        uint32_t data;
+        /*
+         * The message KVM routes the GSI to. Written under the router's lock; read without it by
+         * irq_router_send(), as a sequence lock: seq is odd while the message and KVM's table change.
+         */
+        _Atomic uint32_t seq;
+        _Atomic bool valid;
+        _Atomic uint64_t addr;
+        _Atomic uint32_t data;
 } MsiRoute;
 
 typedef struct IrqRouter {
-        pthread_mutex_t lock;
-        int vm_fd; /* -EBADF while no KVM VM is attached */
+        pthread_mutex_t lock;   /* serializes changes of the table; sending takes no lock */
+        _Atomic int vm_fd;      /* -EBADF while no KVM VM is attached */
         MsiRoute **chunks;
         unsigned *chunk_sizes;
         size_t n_chunks;
         uint32_t next_gsi;
-        bool commit_failed_logged;
+        _Atomic bool commit_failed;     /* KVM refused the table: every message goes by KVM_SIGNAL_MSI */
 } IrqRouter;
 
 void irq_router_init(IrqRouter *r);
@@ -52,6 +57,7 @@ int irq_router_set(IrqRouter *r, MsiRoute *route, uint64_t addr, uint32_t data, 
 /*
  * Sends the message: through the irqfd when the route carries exactly this message, otherwise (a route
  * update still on its way) directly with KVM_SIGNAL_MSI, so that no message is lost or misdirected.
+ * Takes no lock: any thread, as often as the device needs.
  */
 void irq_router_send(IrqRouter *r, MsiRoute *route, uint64_t addr, uint32_t data);
 
