@@ -108,7 +108,7 @@ OPEN_POLICY = '''<policy context="default">
 class Env:
     """A private bus (and the directories of one chvd) in a fresh temporary directory."""
 
-    def __init__(self, open_policy=False, systemd=False, private_bus=True, polkit=False):
+    def __init__(self, open_policy=False, systemd=False, private_bus=True, polkit=False, chv_policy=True):
         if polkit:
             try:
                 pwd.getpwnam('polkitd')
@@ -123,7 +123,7 @@ class Env:
         self.env.pop('NOTIFY_SOCKET', None)
         self.bus = None
         if private_bus:
-            policy = OPEN_POLICY if open_policy else '<include>%s</include>' % POLICY
+            policy = OPEN_POLICY if open_policy else '<include>%s</include>' % POLICY if chv_policy else ''
             if systemd:
                 policy += SYSTEMD_POLICY
             if polkit:

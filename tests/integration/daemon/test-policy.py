@@ -68,6 +68,18 @@ def test_policy_refuses_the_name(env):
     env.chvd = None
 
 
+def test_no_policy_no_name(env):
+    """A system bus without chv's policy file lets nobody own org.cloudhypervisor, root included."""
+    chvd = env.start_chvd(wait=False)
+    check_eq(chvd.wait(20), 1, 'the exit status of chvd on a bus without its policy')
+    log = env.chvd_log()
+    check('Cannot own the name org.cloudhypervisor on the bus' in log, 'chvd does not say why it exits', log)
+    env.chvd = None
+
+
+test_no_policy_no_name.env_args = {'chv_policy': False}
+
+
 def test_chvd_checks_callers_itself(env):
     """On a bus that lets everyone call everything, chvd still refuses changes to anyone but root."""
     env.start_chvd()
