@@ -262,16 +262,33 @@ static void server_on_mhd_log(void *cls, const char *fmt, va_list ap)
         log_debug("libmicrohttpd: %s", buf);
 }
 
+/*
+ * Runs libmicrohttpd again when it asks to: at once (the deferred source) when it has work left, else
+ * at its next connection timeout. The timer is moved only when that comes earlier than it is set for:
+ * firing early costs one idle run, moving it on every request costs a system call each time.
+ */
 static void server_arm_timer(Server *s)
 {
         MHD_UNSIGNED_LONG_LONG ms;
-        int r;
+        uint64_t now, when, set;
+        int enabled = 0, r;
 
         if (MHD_get_timeout(s->mhd, &ms) != MHD_YES) {
                 (void) sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_OFF);
                 return;
         }
-        r = sd_event_source_set_time_relative(s->mhd_timer, (uint64_t) ms * 1000);
+        if (ms == 0) {
+                (void) sd_event_source_set_enabled(s->mhd_kick, SD_EVENT_ONESHOT);
+                return;
+        }
+        r = sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return (void) log_warning_errno(r, "Cannot read the clock, ignoring: %m");
+        when = now + (uint64_t) ms * 1000;
+        (void) sd_event_source_get_enabled(s->mhd_timer, &enabled);
+        if (enabled != SD_EVENT_OFF && sd_event_source_get_time(s->mhd_timer, &set) >= 0 && set <= when)
+                return;
+        r = sd_event_source_set_time(s->mhd_timer, when);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_ONESHOT);
         if (r < 0)
@@ -411,8 +428,7 @@ int server_new(sd_event *event, sd_bus *bus, int listen_fd, const char *vm_name,
         r = sd_event_add_io(event, &s->mhd_source, info->epoll_fd, EPOLLIN, server_on_mhd_io, s);
         if (r < 0)
                 return r;
-        /* Accuracy 1 µs: libmicrohttpd asks for 0 when it has data to go on with. */
-        r = sd_event_add_time(event, &s->mhd_timer, CLOCK_MONOTONIC, 0, 1, server_on_mhd_timer, s);
+        r = sd_event_add_time(event, &s->mhd_timer, CLOCK_MONOTONIC, 0, 0, server_on_mhd_timer, s);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(s->mhd_timer, SD_EVENT_OFF);
