@@ -13,9 +13,12 @@ run without a scope). The timing is done by bench/daemon-client (C, sd-bus): see
           file; then it is stopped (chv) or, for QEMU, kept for the next step;
         * Info latency with no VM running: VM1.Info of a Created VM against QMP query-status on the
           QEMU of the step before, in alternating blocks;
-        * 20 VMs at once, the same way; both fleets keep running;
-        * Info latency with 20 VMs running: Info of one of them against query-status on one QEMU;
+        * 20 VMs at once, the same way, each kind alone on the host (the first fleet is stopped
+          before the second starts);
+        * the first fleet once more (not timed), then Info latency with 20 + 20 VMs running: Info of
+          one of them against query-status on one QEMU;
         * teardown.
+      A batch starts with an uncounted round of the 1-VM steps (page cache, first execs).
       chvd's and dbus-daemon's CPU time (process CPU clock) over each step, chvd's RSS and PSS
       (/proc/PID/smaps_rollup) before and with the 20 VMs running, the CPU time of each chv-vmm and
       QEMU once the fleet is up.
@@ -243,7 +246,18 @@ def info_blocks(d, vm_name, qemu_pid, qmp_socket, args, first):
     return out
 
 
-def one_round(d, args, r):
+def stop_fleet(d, kind, prefix, args, qemu_pids):
+    if kind == 'chv':
+        d.client('stop-chv', prefix, args.fleet)
+    else:
+        kill_all(qemu_pids)
+        del qemu_pids[:]
+    for f in os.listdir(d.serial_dir):
+        if f.startswith(prefix):
+            os.unlink(os.path.join(d.serial_dir, f))
+
+
+def one_round(d, args, r, warmup=False):
     order = ('chv', 'qemu') if r % 2 == 0 else ('qemu', 'chv')
     rnd = {'round': r, 'order': list(order)}
     qemu_pids = []
@@ -261,23 +275,35 @@ def one_round(d, args, r):
                                    os.path.join(d.serial_dir, 'q1-%d-0.qmp' % r), args, r)
         kill_all(qemu_pids)
         qemu_pids = []
-        # 20 VMs each, at once; both fleets keep running.
+        if warmup:
+            return rnd
+        # 20 VMs each, at once, each kind alone on the host: the first fleet goes before the second starts.
         rnd['chvd_before_fleet'] = rollup(d.pid)
-        for kind in order:
-            s = run_fleet(d, kind, 'vm%d-' % r if kind == 'chv' else 'q20-%d-' % r, args.fleet, args)
+        prefixes = {'chv': 'vm%d-' % r, 'qemu': 'q20-%d-' % r}
+        for i, kind in enumerate(order):
+            s = run_fleet(d, kind, prefixes[kind], args.fleet, args)
             rnd[kind + 'N'] = s
             if kind == 'chv':
                 rnd['chvd_with_fleet'] = rollup(d.pid)
             else:
                 qemu_pids += s['pids']
-        rnd['infoN'] = info_blocks(d, 'vm%d-0' % r, rnd['qemuN']['pids'][0],
+            if i == 0:
+                stop_fleet(d, kind, prefixes[kind], args, qemu_pids)
+        # For Info with 20 running, the first fleet again (not timed): both kinds run during the blocks.
+        s = run_fleet(d, order[0], prefixes[order[0]], args.fleet, args)
+        qemu_pid = rnd['qemuN']['pids'][0]
+        if order[0] == 'qemu':
+            qemu_pids += s['pids']
+            qemu_pid = s['pids'][0]
+        rnd['infoN'] = info_blocks(d, 'vm%d-0' % r, qemu_pid,
                                    os.path.join(d.serial_dir, 'q20-%d-0.qmp' % r), args, r)
         rnd['ok'] = all(rnd[k]['ok'] for k in ('chv1', 'qemu1', 'chvN', 'qemuN'))
     finally:
         kill_all(qemu_pids)
-        c0 = cpu_ns(d.pid)
-        st = d.client('stop-chv', 'vm%d-' % r, args.fleet, check=False)
-        rnd['stop_fleet'] = {'wall_ns': st.get('wall_ns'), 'chvd_cpu_ns': cpu_ns(d.pid) - c0}
+        if not warmup:
+            c0 = cpu_ns(d.pid)
+            st = d.client('stop-chv', 'vm%d-' % r, args.fleet, check=False)
+            rnd['stop_fleet'] = {'wall_ns': st.get('wall_ns'), 'chvd_cpu_ns': cpu_ns(d.pid) - c0}
         for f in os.listdir(d.serial_dir):
             os.unlink(os.path.join(d.serial_dir, f))
     return rnd
@@ -296,9 +322,9 @@ def cmd_rounds(args):
     d = Daemon(args.chvd, args.vmm, args.client)
     try:
         d.client('create', 'idle', 1, vm_config(args.guest, args.memory, os.path.join(d.serial_dir, 'idle')))
-        # One uncounted round first: page cache, the first exec of each binary.
+        # An uncounted round of 1-VM boots first: page cache, the first exec of each binary.
         if args.warmup:
-            one_round(d, args, -1)
+            one_round(d, args, 99, warmup=True)
         for r in range(args.rounds):
             rnd = one_round(d, args, r)
             data['rounds'].append(rnd)
