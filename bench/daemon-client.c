@@ -119,6 +119,10 @@ static sd_bus *open_bus(void)
         int r = sd_bus_open_system(&bus);
         if (r < 0)
                 die("cannot connect to the system bus", r);
+        /* A fleet of VMs booting in an emulated KVM host can take longer than sd-bus's default 25 s. */
+        r = sd_bus_set_method_call_timeout(bus, FLEET_TIMEOUT_SEC * 1000000ull);
+        if (r < 0)
+                die("sd_bus_set_method_call_timeout", r);
         return bus;
 }
 
