@@ -16,7 +16,9 @@
 #include "control.h"
 #include "log.h"
 #include "parse-util.h"
+#include "seccomp-filter.h"
 #include "vm-config-cli.h"
+#include "virtio-device.h"
 #include "vm.h"
 
 /* How the VM ended, as the exit status of chv-vmm. */
@@ -37,6 +39,7 @@ typedef struct Args {
         const char *kvm_path;
         const char *control_socket;
         bool no_reboot;
+        SeccompMode seccomp;
 } Args;
 
 static void help(void)
@@ -58,6 +61,9 @@ static void help(void)
                "  --no-reboot               exit when the guest resets instead of rebooting it\n"
                "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
                "  --control-socket PATH     serve control requests (pause, resume, counters, ...) there\n"
+               "  --seccomp true|false|log|errno\n"
+               "                            what a system call outside a thread's filter does: stop chv-vmm\n"
+               "                            (default), go through logged, fail with EPERM; false: no filters\n"
                "  --log-file PATH           write the log there instead of to standard error\n"
                "  -v                        more log output (repeat for more)\n"
                "  -V, --version             print the version\n"
@@ -106,6 +112,7 @@ static int parse_args(int argc, char **argv, Args *a)
                 ARG_KVM_DEVICE,
                 ARG_LOG_FILE,
                 ARG_CONTROL_SOCKET,
+                ARG_SECCOMP,
         };
         static const struct option options[] = {
                 { "kernel", required_argument, NULL, ARG_KERNEL },
@@ -123,6 +130,7 @@ static int parse_args(int argc, char **argv, Args *a)
                 { "kvm-device", required_argument, NULL, ARG_KVM_DEVICE },
                 { "log-file", required_argument, NULL, ARG_LOG_FILE },
                 { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
+                { "seccomp", required_argument, NULL, ARG_SECCOMP },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -183,6 +191,17 @@ static int parse_args(int argc, char **argv, Args *a)
                         break;
                 case ARG_CONTROL_SOCKET:
                         a->control_socket = optarg;
+                        break;
+                case ARG_SECCOMP:
+                        a->seccomp = seccomp_mode_from_string(optarg);
+                        if (a->seccomp < 0) {
+                                log_error("--seccomp: \"%s\" is none of true, false, log, errno", optarg);
+                                return -EINVAL;
+                        }
+                        if (a->seccomp != SECCOMP_MODE_OFF && !HAVE_SECCOMP) {
+                                log_error("--seccomp %s: this chv-vmm was built without seccomp filters", optarg);
+                                return -EOPNOTSUPP;
+                        }
                         break;
                 case 'v':
                         a->verbosity++;
@@ -601,6 +620,13 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_s
         }
         *ret_started = true;
         notify_ready();
+        /* The vCPU threads run with theirs; the main thread takes its own for the rest of its life. */
+        r = seccomp_apply(SECCOMP_THREAD_VMM);
+        if (r < 0) {
+                stdin_restore(&run);
+                vm_stop(vm);
+                return log_error_errno(r, "cannot load the seccomp filter of the main thread: %m");
+        }
         log_info("Booting %s through the %s entry at 0x%" PRIx64 " with %" PRIu32 " vCPU(s) and %" PRIu64 " MiB",
                  vm->kernel.format, boot_protocol_to_string(vm->kernel.protocol), vm->kernel.entry,
                  vm->config->cpus.boot_vcpus, vm->config->memory.size / MiB);
@@ -636,12 +662,17 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_s
         return r < 0 ? r : run.exit_status;
 }
 
+static int device_thread_init(void)
+{
+        return seccomp_apply(SECCOMP_THREAD_DEVICE);
+}
+
 int main(int argc, char **argv)
 {
         _cleanup_(kvm_freep) Kvm *kvm = NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
         ConsoleFds serial = CONSOLE_FDS_NONE, console = CONSOLE_FDS_NONE;
-        Args args = { .kvm_path = "/dev/kvm" };
+        Args args = { .kvm_path = "/dev/kvm", .seccomp = SECCOMP_MODE_DEFAULT };
         Payload payload = { .initramfs_fd = -EBADF };
         VmConfig config;
         const char *missing = NULL;
@@ -714,6 +745,14 @@ int main(int argc, char **argv)
                         log_error_errno(r, "%s", err);
                 goto out;
         }
+
+        /* Before the first thread: no_new_privs and the SIGSYS handler, for every thread to come. */
+        r = seccomp_setup(args.seccomp);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up seccomp (--seccomp %s): %m", seccomp_mode_to_string(args.seccomp));
+                goto out;
+        }
+        virtio_worker_thread_init = device_thread_init;
 
         r = kvm_open(args.kvm_path, &kvm, &missing);
         if (r < 0) {

@@ -11,6 +11,7 @@
 #include "cpuid.h"
 #include "errbuf.h"
 #include "log.h"
+#include "seccomp-filter.h"
 #include "vm.h"
 #include "x86-boot.h"
 #include "x86-layout.h"
@@ -432,12 +433,19 @@ static void *vcpu_thread(void *userdata)
         sigaddset(&mask, SIGUSR1);
         pthread_sigmask(SIG_UNBLOCK, &mask, NULL);
 
+        int r = seccomp_apply(SECCOMP_THREAD_VCPU);
+        if (r < 0) {
+                errno = -r;
+                vcpu_crash(v, "cannot load the seccomp filter of the vCPU threads: %m");
+                goto out;
+        }
+
         while (!atomic_load(&vm->stopping)) {
                 if (atomic_load(&vm->pause_requested)) {
                         vcpu_park(v);
                         continue;
                 }
-                int r = ioctl(v->fd, KVM_RUN, 0);
+                r = ioctl(v->fd, KVM_RUN, 0);
                 if (r < 0) {
                         if (errno == EINTR || errno == EAGAIN) {
                                 v->run->immediate_exit = 0;

@@ -186,12 +186,21 @@ static void virtio_worker_park(VirtioWorker *w)
         pthread_mutex_unlock(&w->pause_lock);
 }
 
+int (*virtio_worker_thread_init)(void);
+
 static void *virtio_worker_thread(void *userdata)
 {
         VirtioWorker *w = userdata;
 
         (void) pthread_setname_np(pthread_self(), w->name);
         log_set_thread_name(w->name);
+        if (virtio_worker_thread_init) {
+                int r = virtio_worker_thread_init();
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot set up the thread, the device stops: %m", w->name);
+                        return NULL;
+                }
+        }
         for (;;) {
                 struct epoll_event evs[16];
                 int n = epoll_wait(w->epoll_fd, evs, ELEMENTSOF(evs), -1);

@@ -109,6 +109,10 @@ void virtio_device_fail(VirtioDevice *d, uint16_t q, int error, const char *what
 /* Reads (and so clears) an eventfd; true when it had been signalled. */
 bool eventfd_consume(int fd);
 
+/* Run first by every worker thread (chv-vmm loads the device's seccomp filter there); a negative errno
+ * stops the thread before it handles anything. */
+extern int (*virtio_worker_thread_init)(void);
+
 int virtio_worker_init(VirtioWorker *w, const char *name);
 /* Before virtio_worker_start() only. */
 int virtio_worker_add(VirtioWorker *w, int fd, uint32_t events, VirtioWorkerHandler handler, void *userdata);
