@@ -55,12 +55,22 @@ static const int prctl_names[] = { PR_SET_NAME, PR_GET_NAME, 0 };
         { "epoll_wait" }, { "epoll_pwait" }, { "epoll_ctl" }, { "io_uring_enter" },                   \
         { "prctl", .prctls = prctl_names }
 
+/* The disk's I/O without io_uring, and its flushes and holes. */
+#define DISK_RULES                                                                                    \
+        { "pread64" }, { "pwrite64" }, { "preadv" }, { "pwritev" }, { "preadv2" }, { "pwritev2" },   \
+        { "fdatasync" }, { "fsync" }, { "fallocate" }
+
+/* Starting a device: its worker thread, eventfds, epoll and io_uring instances, its filter. */
+#define DEVICE_START_RULES                                                                            \
+        { "clone", .threads_only = true }, { "clone3", .enosys = true }, { "eventfd2" },             \
+        { "epoll_create1" }, { "io_uring_setup" }, { "io_uring_register" }, { "dup" }, { "dup3" },    \
+        { "seccomp" }
+
 /* A device worker: the queues' eventfds and epoll, the disk (io_uring or plain calls), the TAP. */
 static const unsigned long device_ioctls[] = { BLKDISCARD, BLKZEROOUT, FIONBIO, 0 };
 static const Rule device_rules[] = {
         COMMON_RULES,
-        { "pread64" }, { "pwrite64" }, { "preadv" }, { "pwritev" }, { "preadv2" }, { "pwritev2" },
-        { "fdatasync" }, { "fsync" }, { "fallocate" },
+        DISK_RULES,
         { "ioctl", .ioctls = device_ioctls },
         {},
 };
@@ -73,11 +83,9 @@ static const Rule device_rules[] = {
 static const unsigned long vcpu_ioctls[] = { TUNSETOFFLOAD, TUNSETVNETHDRSZ, BLKDISCARD, BLKZEROOUT, FIONBIO, 0 };
 static const Rule vcpu_rules[] = {
         COMMON_RULES,
-        { "pread64" }, { "pwrite64" }, { "preadv" }, { "pwritev" }, { "preadv2" }, { "pwritev2" },
-        { "fdatasync" }, { "fsync" }, { "fallocate" },
+        DISK_RULES,
+        DEVICE_START_RULES,
         { "ioctl", .ioctls = vcpu_ioctls, .kvm_ioctls = true },
-        { "clone", .threads_only = true }, { "clone3", .enosys = true }, { "eventfd2" }, { "epoll_create1" },
-        { "io_uring_setup" }, { "io_uring_register" }, { "dup" }, { "dup3" }, { "seccomp" },
         {},
 };
 
@@ -90,11 +98,9 @@ static const unsigned long vmm_ioctls[] = { TUNSETOFFLOAD, TUNSETVNETHDRSZ, BLKD
                                             TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, 0 };
 static const Rule vmm_rules[] = {
         COMMON_RULES,
-        { "pread64" }, { "pwrite64" }, { "preadv" }, { "pwritev" }, { "preadv2" }, { "pwritev2" },
-        { "fdatasync" }, { "fsync" }, { "fallocate" },
+        DISK_RULES,
+        DEVICE_START_RULES,
         { "ioctl", .ioctls = vmm_ioctls, .kvm_ioctls = true },
-        { "clone", .threads_only = true }, { "clone3", .enosys = true }, { "eventfd2" }, { "epoll_create1" },
-        { "io_uring_setup" }, { "io_uring_register" }, { "dup" }, { "dup3" }, { "seccomp" },
         { "rt_sigaction" }, { "accept4" }, { "recvmsg" }, { "recvfrom" }, { "sendmsg" }, { "sendto" },
         { "getsockopt" }, { "getuid" }, { "geteuid" }, { "getgid" }, { "getegid" },
         { "shutdown" }, { "unlink" }, { "unlinkat" },
