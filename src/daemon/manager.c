@@ -54,6 +54,7 @@ Manager *manager_free(Manager *m)
                 vm_free(vm);
         }
         polkit_queries_free(m);
+        free(m->by_name);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         manager_config_done(&m->config);
@@ -61,26 +62,62 @@ Manager *manager_free(Manager *m)
         return NULL;
 }
 
+/* FNV-1a: names are short, and chosen by root. */
+static size_t name_hash(const char *name)
+{
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++)
+                h = (h ^ *p) * 0x100000001b3ULL;
+        return (size_t) h;
+}
+
+/* Every call on a VM object looks its VM up by name (vm_object_find()): a table, not a walk. */
 Vm *manager_find_vm(Manager *m, const char *name)
 {
-        for (Vm *vm = m->vms; vm; vm = vm->next)
+        if (m->n_buckets == 0)
+                return NULL;
+        for (Vm *vm = m->by_name[name_hash(name) & (m->n_buckets - 1)]; vm; vm = vm->hash_next)
                 if (streq(vm->name, name))
                         return vm;
         return NULL;
 }
 
+/* Twice the buckets when the VMs outnumber them. Without memory, the table stays as it is: only slower. */
+static void by_name_grow(Manager *m)
+{
+        size_t n = m->n_buckets ? m->n_buckets * 2 : 64;
+        Vm **t = calloc(n, sizeof *t);
+
+        if (!t)
+                return;
+        for (Vm *vm = m->vms; vm; vm = vm->next) {
+                size_t b = name_hash(vm->name) & (n - 1);
+                vm->hash_next = t[b];
+                t[b] = vm;
+        }
+        free(m->by_name);
+        m->by_name = t;
+        m->n_buckets = n;
+}
+
 void manager_add_vm(Manager *m, Vm *vm)
 {
-        Vm **tail = &m->vms, *prev = NULL;
-
-        while (*tail) {
-                prev = *tail;
-                tail = &(*tail)->next;
-        }
-        *tail = vm;
-        vm->prev = prev;
+        vm->prev = m->vms_tail;
         vm->next = NULL;
+        if (m->vms_tail)
+                m->vms_tail->next = vm;
+        else
+                m->vms = vm;
+        m->vms_tail = vm;
         m->n_vms++;
+        if (m->n_vms > m->n_buckets)
+                by_name_grow(m);        /* links vm in too */
+        else {
+                size_t b = name_hash(vm->name) & (m->n_buckets - 1);
+                vm->hash_next = m->by_name[b];
+                m->by_name[b] = vm;
+        }
         (void) manager_send_vm_signal(m, vm, true);
 }
 
@@ -94,7 +131,15 @@ void manager_remove_vm(Manager *m, Vm *vm)
                 m->vms = vm->next;
         if (vm->next)
                 vm->next->prev = vm->prev;
-        vm->prev = vm->next = NULL;
+        else
+                m->vms_tail = vm->prev;
+        if (m->n_buckets > 0)
+                for (Vm **p = &m->by_name[name_hash(vm->name) & (m->n_buckets - 1)]; *p; p = &(*p)->hash_next)
+                        if (*p == vm) {
+                                *p = vm->hash_next;
+                                break;
+                        }
+        vm->prev = vm->next = vm->hash_next = NULL;
         m->n_vms--;
 }
 
@@ -105,9 +150,13 @@ int manager_definitions_dir(Manager *m, char **ret)
 
         if (asprintf(&dir, "%s/vms", m->config.state_dir) < 0)
                 return -ENOMEM;
-        r = mkdir_p(dir, 0700);
-        if (r < 0)
-                return r;
+        /* Made once, not at every save. */
+        if (!m->definitions_dir_made) {
+                r = mkdir_p(dir, 0700);
+                if (r < 0)
+                        return r;
+                m->definitions_dir_made = true;
+        }
         *ret = TAKE_PTR(dir);
         return 0;
 }

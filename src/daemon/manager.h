@@ -27,8 +27,11 @@ typedef struct Manager {
         ManagerConfig config;
         sd_event *event;
         sd_bus *bus;
-        Vm *vms;                /* a list, in the order of creation */
+        Vm *vms, *vms_tail;     /* a list, in the order of creation */
         size_t n_vms;
+        Vm **by_name;           /* a hash table of the same VMs, chained through Vm.hash_next */
+        size_t n_buckets;
+        bool definitions_dir_made;
         bool told_no_scope;     /* "no systemd manager on the bus" is said once */
         PolkitQuery *polkit_queries;    /* calls waiting for polkit's answer, or answered */
 } Manager;

@@ -44,6 +44,7 @@ static inline bool vm_state_is_inactive(VmState s)
 typedef struct Vm {
         Manager *manager;
         struct Vm *prev, *next;
+        struct Vm *hash_next;   /* in the manager's table by name */
 
         char *name;
         char *uuid;             /* 8-4-4-4-12, lower case */

@@ -5,6 +5,7 @@
 
 #include "bus-util.h"
 #include "file-util.h"
+#include "manager.h"
 #include "vm.h"
 
 Test(chvd_vm, state_table)
@@ -126,4 +127,49 @@ Test(chvd_files, write_atomic_mkdir_rm_rf)
         cr_assert(eq(int, rm_rf(dir), 0));
         cr_assert(eq(int, stat(dir, &st), -1));
         cr_assert(eq(int, rm_rf(dir), 0), "a missing path is fine");
+}
+
+/* The VMs by name, as the list and the table keep them: 300 added (the table grows past 64 and 256
+ * buckets), every third removed, each one found or not, the order of creation kept. */
+Test(chvd_manager, vms_by_name)
+{
+        Manager m = {};
+        Vm *vms[300];
+        char name[16];
+
+        for (int i = 0; i < 300; i++) {
+                cJSON *config = cJSON_Parse("{\"payload\": {\"kernel\": \"/k\"}}");
+                snprintf(name, sizeof name, "vm-%d", i);
+                cr_assert(eq(int, vm_new(&m, name, NULL, config, &vms[i]), 0));
+                manager_add_vm(&m, vms[i]);
+        }
+        cr_assert(eq(sz, m.n_vms, 300));
+        cr_assert(ge(sz, m.n_buckets, 300));
+        for (int i = 0; i < 300; i += 3) {
+                manager_remove_vm(&m, vms[i]);
+                vm_free(vms[i]);
+                vms[i] = NULL;
+        }
+        cr_assert(eq(sz, m.n_vms, 200));
+        for (int i = 0; i < 300; i++) {
+                snprintf(name, sizeof name, "vm-%d", i);
+                cr_assert(eq(ptr, manager_find_vm(&m, name), vms[i]), "%s", name);
+        }
+        cr_assert(eq(ptr, manager_find_vm(&m, "vm-300"), NULL));
+        int n = 0, last = -1;
+        for (Vm *vm = m.vms; vm; vm = vm->next, n++) {
+                int k = atoi(vm->name + 3);
+                cr_assert(gt(int, k, last), "the list is out of order at %s", vm->name);
+                last = k;
+        }
+        cr_assert(eq(int, n, 200));
+        cr_assert(eq(ptr, m.vms_tail, vms[299]));
+        for (int i = 0; i < 300; i++)
+                if (vms[i]) {
+                        manager_remove_vm(&m, vms[i]);
+                        vm_free(vms[i]);
+                }
+        cr_assert(eq(ptr, m.vms, NULL));
+        cr_assert(eq(ptr, m.vms_tail, NULL));
+        free(m.by_name);
 }
