@@ -81,6 +81,15 @@ def test_scopes_and_journal(env):
         check_eq((env.state('web'), env.prop(path, 'MainPID'), env.prop(path, 'Unit')),
                  ('Running', pid, 'chv-vm-web.scope'), 'the VM after a restart of chvd')
 
+        # systemctl stop of the scope ends the VM (SIGTERM, as chv-vmm stops on), and chvd says so.
+        mon = env.monitor()
+        sh('systemctl', 'stop', 'chv-vm-web.scope')
+        env.wait_state('web', 'Shutdown', timeout=30)
+        check_eq(env.prop(path, 'MainPID'), 0, 'MainPID after the scope was stopped')
+        mon.wait_signal('Event', path, lambda p: p[1] == 'shutdown')
+        env.call_ok(path, VM_IFACE, 'Boot')
+        pid = env.prop(path, 'MainPID')
+
         # Shut down, the scope goes; a killed worker's scope does not keep the next boot from its name.
         env.call_ok(path, VM_IFACE, 'Shutdown')
         wait_for(lambda: unit_props('chv-vm-web.scope', 'ActiveState')['ActiveState'] == 'inactive',
