@@ -132,6 +132,7 @@ static void *thread_main(void *arg)
  * vCPU's business. */
 static void vcpu_probes(int *r, int fd)
 {
+        static int arg;
         pthread_t t;
         void *ret = NULL;
 
@@ -141,7 +142,7 @@ static void vcpu_probes(int *r, int fd)
         r[3] = refused(ioctl(fd, TUNSETOFFLOAD, 0));
         r[4] = refused(syscall(SYS_eventfd2, 0, 0));
         r[5] = refused(syscall(SYS_epoll_create1, 0));
-        r[6] = pthread_create(&t, NULL, thread_main, &t) == 0 && pthread_join(t, &ret) == 0 && ret == &t ? 0 : -2;
+        r[6] = pthread_create(&t, NULL, thread_main, &arg) == 0 && pthread_join(t, &ret) == 0 && ret == &arg ? 0 : -2;
         r[10] = refused(ioctl(fd, TUNSETIFF, NULL));
         r[11] = refused(ioctl(fd, TCSETS, NULL));
         r[12] = refused(socket(AF_INET, SOCK_DGRAM, 0));
