@@ -18,13 +18,22 @@ static void on_signal(int sig)
         _exit(sig == SIGTERM ? 4 : 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
         static const char ready[] = "READY=1";
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         const char *path = getenv("NOTIFY_SOCKET");
         sigset_t none;
+        char go = 0;
         int fd;
+
+        /* As chv-vmm: the go on --wait-fd first (chvd sends it once the scope is there). */
+        for (int i = 1; i + 1 < argc; i++)
+                if (strcmp(argv[i], "--wait-fd") == 0) {
+                        if (read(atoi(argv[i + 1]), &go, 1) != 1 || go != 1)
+                                return 1;
+                        close(atoi(argv[i + 1]));
+                }
 
         signal(SIGTERM, on_signal);
         signal(SIGUSR2, on_signal);

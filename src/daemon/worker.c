@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,7 +23,6 @@ enum {
         VMM_EXIT_CRASH = 2,
         VMM_EXIT_RESET = 3,
         VMM_EXIT_STOPPED = 4,
-        VMM_EXIT_EXEC_FAILED = 127, /* the child could not exec chv-vmm */
 };
 
 static int pidfd_open(pid_t pid)
@@ -191,9 +191,6 @@ char *worker_describe_exit(Worker *w, const siginfo_t *si)
                         break;
                 case VMM_EXIT_CRASH:
                         r = e ? asprintf(&s, "%s", e) : asprintf(&s, "the guest crashed");
-                        break;
-                case VMM_EXIT_EXEC_FAILED:
-                        r = e ? asprintf(&s, "%s", e) : asprintf(&s, "chv-vmm could not be run");
                         break;
                 default:
                         r = e ? asprintf(&s, "%s", e) : asprintf(&s, "chv-vmm exited with status %d", si->si_status);
@@ -499,50 +496,65 @@ static int worker_write_config(Worker *w, bool *ret_terminal, char **ret_path, c
 }
 
 /*
- * In the child, between fork() and exec(): async-signal-safe calls only. It gets 0 and 1 the terminal
- * (or /dev/null), 2 the log pipe, 3 the terminal's other end (kept across exec, so that the pty never
- * hangs up) and, until exec, 4 the pipe it waits on.
+ * Starts chv-vmm at once (posix_spawn: no copy of chvd's memory, no child lingering between fork and
+ * exec) with 0 and 1 the terminal (or /dev/null), 2 the log pipe, 3 the terminal's other end (kept, so
+ * that the pty never hangs up) and 4 the pipe chv-vmm waits on (--wait-fd 4) until its scope exists.
+ * All signals at their defaults and unblocked, but SIGPIPE: ignored, so that a chvd that goes away does
+ * not take the VM along through its log pipe. A session of its own.
  */
-_noreturn_ static void worker_child(int io_fd, int log_fd, int peer_fd, int go_fd, char **argv, char **envp)
+static int worker_spawn_fds(const int fds[5], char **argv, char **envp, pid_t *ret);
+
+static int worker_spawn(int io_fd, int log_fd, int peer_fd, int go_fd, char **argv, char **envp, pid_t *ret)
 {
-        int fds[5] = { io_fd, io_fd, log_fd, peer_fd, go_fd };
-        sigset_t none;
-        char c = 0;
+        const int sources[5] = { io_fd, io_fd, log_fd, peer_fd, go_fd };
+        int fds[5] = { -EBADF, -EBADF, -EBADF, -EBADF, -EBADF }, r = 0;
+
+        /* Fresh numbers above 4 first, so that putting one in place never overwrites another. */
+        for (int i = 0; i < 5 && r == 0; i++) {
+                fds[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 5);
+                if (fds[i] < 0)
+                        r = -errno;
+        }
+        if (r == 0)
+                r = worker_spawn_fds(fds, argv, envp, ret);
+        for (int i = 0; i < 5; i++)
+                safe_close(fds[i]);
+        return r;
+}
+
+static int worker_spawn_fds(const int fds[5], char **argv, char **envp, pid_t *ret)
+{
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, defaults;
+        int r;
 
         sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < _NSIG; sig++)
-                (void) signal(sig, SIG_DFL);
-        /* A chvd that goes away must not take the VM along through its log pipe. */
-        (void) signal(SIGPIPE, SIG_IGN);
-        (void) setsid();
-
-        /* Out of the way of 0..4 first, then into place. */
-        for (int i = 0; i < 5; i++)
-                if ((fds[i] = fcntl(fds[i], F_DUPFD, 10)) < 0)
-                        _exit(VMM_EXIT_EXEC_FAILED);
-        for (int i = 0; i < 5; i++)
-                if (dup2(fds[i], i) < 0)
-                        _exit(VMM_EXIT_EXEC_FAILED);
-        (void) close_range(5, ~0U, 0);
-
-        /* Wait until the scope is there; a chvd that gives up closes the pipe. */
-        while (read(4, &c, 1) < 0 && errno == EINTR)
-                ;
-        if (c != 1)
-                _exit(VMM_EXIT_EXEC_FAILED);
-        (void) close(4);
-        execve(argv[0], argv, envp);
-        {
-                static const char msg[] = "chv-vmm: cannot execute ";
-                const char *e = strerror(errno);
-                (void) !write(STDERR_FILENO, msg, sizeof msg - 1);
-                (void) !write(STDERR_FILENO, argv[0], strlen(argv[0]));
-                (void) !write(STDERR_FILENO, ": ", 2);
-                (void) !write(STDERR_FILENO, e, strlen(e));
-                (void) !write(STDERR_FILENO, "\n", 1);
+        sigfillset(&defaults);
+        sigdelset(&defaults, SIGPIPE);
+        r = posix_spawn_file_actions_init(&fa);
+        if (r != 0)
+                return -r;
+        r = posix_spawnattr_init(&attr);
+        if (r != 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                return -r;
         }
-        _exit(VMM_EXIT_EXEC_FAILED);
+        for (int i = 0; i < 5 && r == 0; i++)
+                r = posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+        if (r == 0)
+                r = posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+        if (r == 0)
+                r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(&attr, &none);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(&attr, &defaults);
+        if (r == 0)
+                r = posix_spawn(ret, argv[0], &fa, &attr, argv, envp);
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+        return -r;
 }
 
 /*
@@ -718,15 +730,13 @@ int worker_new(Vm *vm, Worker **ret, char *err, size_t errlen)
                 return -ENOMEM;
 
         char *argv[] = { m->config.vmm_path, (char *) "--config", config_path, (char *) "--control-socket", ctl_path,
-                         NULL };
+                         (char *) "--wait-fd", (char *) "4", NULL };
         char *envp[] = { notify_env, (char *) "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                          (char *) "LANG=C.UTF-8", NULL };
 
-        pid = fork();
-        if (pid < 0)
-                return errbuf_fail(negative_errno(), err, errlen, "cannot fork: %m");
-        if (pid == 0)
-                worker_child(io_fd, log_w, w->pty_peer_fd >= 0 ? w->pty_peer_fd : io_fd, go_r, argv, envp);
+        r = worker_spawn(io_fd, log_w, w->pty_peer_fd >= 0 ? w->pty_peer_fd : io_fd, go_r, argv, envp, &pid);
+        if (r < 0)
+                return errbuf_fail(r, err, errlen, "cannot execute %s: %s", m->config.vmm_path, strerror(-r));
         w->pid = pid;
         w->pty_peer_fd = safe_close(w->pty_peer_fd); /* the child holds it now */
 

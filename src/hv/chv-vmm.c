@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -40,6 +41,7 @@ typedef struct Args {
         const char *control_socket;
         bool no_reboot;
         SeccompMode seccomp;
+        int wait_fd;
 } Args;
 
 static void help(void)
@@ -61,6 +63,7 @@ static void help(void)
                "  --no-reboot               exit when the guest resets instead of rebooting it\n"
                "  --kvm-device PATH         KVM device (default /dev/kvm)\n"
                "  --control-socket PATH     serve control requests (pause, resume, counters, ...) there\n"
+               "  --wait-fd FD              wait for one byte on FD before anything else (chvd: the scope is there)\n"
                "  --seccomp true|false|log|errno\n"
                "                            what a system call outside a thread's filter does: stop chv-vmm\n"
                "                            (default), go through logged, fail with EPERM; false: no filters\n"
@@ -113,6 +116,7 @@ static int parse_args(int argc, char **argv, Args *a)
                 ARG_LOG_FILE,
                 ARG_CONTROL_SOCKET,
                 ARG_SECCOMP,
+                ARG_WAIT_FD,
         };
         static const struct option options[] = {
                 { "kernel", required_argument, NULL, ARG_KERNEL },
@@ -131,6 +135,7 @@ static int parse_args(int argc, char **argv, Args *a)
                 { "log-file", required_argument, NULL, ARG_LOG_FILE },
                 { "control-socket", required_argument, NULL, ARG_CONTROL_SOCKET },
                 { "seccomp", required_argument, NULL, ARG_SECCOMP },
+                { "wait-fd", required_argument, NULL, ARG_WAIT_FD },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -192,6 +197,14 @@ static int parse_args(int argc, char **argv, Args *a)
                 case ARG_CONTROL_SOCKET:
                         a->control_socket = optarg;
                         break;
+                case ARG_WAIT_FD: {
+                        uint64_t fd;
+                        if (parse_u64(optarg, &fd) < 0 || fd < 3 || fd > INT_MAX)
+                                return log_error_errno(EINVAL, "--wait-fd: \"%s\" is not a file descriptor number "
+                                                       "above 2", optarg);
+                        a->wait_fd = (int) fd;
+                        break;
+                }
                 case ARG_SECCOMP:
                         a->seccomp = seccomp_mode_from_string(optarg);
                         if (a->seccomp < 0) {
@@ -662,6 +675,25 @@ static int run_vm(Vm *vm, Kvm *kvm, bool no_reboot, int serial_in_fd, bool raw_s
         return r < 0 ? r : run.exit_status;
 }
 
+/*
+ * --wait-fd: one byte on fd lets chv-vmm go on; chvd sends it once the VM's scope exists, so that guest
+ * memory is the scope's from its first page. End of file: whoever started chv-vmm gave up.
+ */
+static int wait_for_go(int fd)
+{
+        char c = 0;
+        ssize_t n;
+
+        while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+                ;
+        if (n < 0)
+                return log_error_errno(errno, "--wait-fd %d: cannot read: %m", fd);
+        (void) close(fd);
+        if (n == 0 || c != 1)
+                return log_error_errno(ECANCELED, "--wait-fd %d: closed before the go: the VM is not started", fd);
+        return 0;
+}
+
 static int device_thread_init(void)
 {
         return seccomp_apply(SECCOMP_THREAD_DEVICE);
@@ -672,7 +704,7 @@ int main(int argc, char **argv)
         _cleanup_(kvm_freep) Kvm *kvm = NULL;
         _cleanup_(vm_freep) Vm *vm = NULL;
         ConsoleFds serial = CONSOLE_FDS_NONE, console = CONSOLE_FDS_NONE;
-        Args args = { .kvm_path = "/dev/kvm", .seccomp = SECCOMP_MODE_DEFAULT };
+        Args args = { .kvm_path = "/dev/kvm", .seccomp = SECCOMP_MODE_DEFAULT, .wait_fd = -1 };
         Payload payload = { .initramfs_fd = -EBADF };
         VmConfig config;
         const char *missing = NULL;
@@ -697,6 +729,14 @@ int main(int argc, char **argv)
                         log_error_errno(r, "cannot open log file \"%s\": %m", args.log_file);
                         goto out;
                 }
+        }
+
+        /* A VMM whose writes to a log reader that went away must not die of it. */
+        (void) signal(SIGPIPE, SIG_IGN);
+        if (args.wait_fd >= 0) {
+                r = wait_for_go(args.wait_fd);
+                if (r < 0)
+                        goto out;
         }
 
         r = vm_config_from_json(args.tree, &config, err, sizeof err);

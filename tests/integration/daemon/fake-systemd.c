@@ -76,6 +76,7 @@ static int read_properties(sd_bus_message *m, cJSON *props)
                         cJSON_AddStringToObject(props, name, v);
                 } else if (strcmp(contents, "au") == 0) {
                         cJSON *a = cJSON_AddArrayToObject(props, name), *exes = cJSON_CreateArray();
+                        cJSON *fd4s = cJSON_CreateArray();
                         uint32_t pid;
                         char link[64], exe[PATH_MAX];
                         ssize_t n;
@@ -89,8 +90,14 @@ static int read_properties(sd_bus_message *m, cJSON *props)
                                 n = readlink(link, exe, sizeof exe - 1);
                                 exe[n > 0 ? n : 0] = 0;
                                 cJSON_AddItemToArray(exes, cJSON_CreateString(exe));
+                                /* chv-vmm waits on fd 4 (--wait-fd) until chvd says the scope is there. */
+                                snprintf(link, sizeof link, "/proc/%u/fd/4", pid);
+                                n = readlink(link, exe, sizeof exe - 1);
+                                exe[n > 0 ? n : 0] = 0;
+                                cJSON_AddItemToArray(fd4s, cJSON_CreateString(exe));
                         }
                         cJSON_AddItemToObject(props, "_exes", exes);
+                        cJSON_AddItemToObject(props, "_fd4", fd4s);
                         if (r >= 0)
                                 r = sd_bus_message_exit_container(m);
                         if (r >= 0)

@@ -74,6 +74,13 @@ def notify(text):
 
 
 def main():
+    # As chv-vmm: nothing before the go on --wait-fd (chvd sends it once the scope is there).
+    if '--wait-fd' in sys.argv:
+        fd = int(sys.argv[sys.argv.index('--wait-fd') + 1])
+        if os.read(fd, 1) != b'\x01':
+            sys.stderr.write('chv-vmm: --wait-fd %d: closed before the go: the VM is not started\n' % fd)
+            sys.exit(1)
+        os.close(fd)
     with open(sys.argv[sys.argv.index('--config') + 1]) as f:
         config = json.load(f)
     words = dict(w.partition('=')[::2] for w in config['payload'].get('cmdline', '').split())

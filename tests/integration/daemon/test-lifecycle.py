@@ -279,8 +279,17 @@ def test_scope(env):
     check_eq(props.get('Slice'), 'vms.slice', 'the slice of the scope')
     check_eq(props.get('Description'), 'chv VM web', 'the description of the scope')
     check_eq(props.get('CollectMode'), 'inactive-or-failed', 'the collect mode of the scope')
-    # The worker was still chvd's child, waiting, not yet chv-vmm (here: fake-vmm.py, run by python).
-    check_eq(props['_exes'], [os.path.realpath(os.environ['CHVD'])], 'what the worker ran when its scope was asked for')
+    # The worker runs chv-vmm (here: fake-vmm.py, run by python) and waits, holding the pipe of its go
+    # (--wait-fd 4), which chvd writes only once the scope is there.
+    with open('/proc/%d/cmdline' % pid) as f:
+        check('--wait-fd\x004\x00' in f.read(), 'the worker does not wait for its scope (--wait-fd 4)')
+    check(props['_fd4'][0].startswith('pipe:['), 'the worker did not hold its go pipe when its scope was asked for',
+          props['_fd4'])
+    try:
+        now = os.readlink('/proc/%d/fd/4' % pid)
+    except FileNotFoundError:
+        now = None
+    check(now != props['_fd4'][0], 'the worker still holds its go pipe once it runs', now)
     check_eq(env.prop(path, 'Unit'), 'chv-vm-web.scope', 'the Unit property')
     check_eq(env.info('web')['unit'], 'chv-vm-web.scope', 'Info.unit')
     check([c for c in env.systemd_calls() if c['method'] == 'Subscribe'], 'chvd did not subscribe')
