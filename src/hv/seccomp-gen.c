@@ -126,16 +126,20 @@ static int add_rule(scmp_filter_ctx ctx, const Rule *r)
                 return -EINVAL;
         }
         if (r->ioctls || r->kvm_ioctls) {
+                /* A vCPU calls ioctl(KVM_RUN) at every exit: ioctl is looked at first, KVM's type first. */
+                e = seccomp_syscall_priority(ctx, nr, 255);
+                if (e < 0)
+                        return e;
+                if (r->kvm_ioctls) {
+                        e = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+                                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00UL, (unsigned long) KVMIO << 8));
+                        if (e < 0)
+                                return e;
+                }
                 for (const unsigned long *req = r->ioctls; req && *req; req++) {
                         /* The request is an unsigned int to the kernel: compare the low 32 bits only. */
                         e = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
                                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, *req & 0xffffffffUL));
-                        if (e < 0)
-                                return e;
-                }
-                if (r->kvm_ioctls) {
-                        e = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-                                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00UL, (unsigned long) KVMIO << 8));
                         if (e < 0)
                                 return e;
                 }
