@@ -70,6 +70,16 @@ def read_until(stream, text, timeout=60):
     return out
 
 
+def need_kvm(guest):
+    """Skips the test where /dev/kvm cannot be opened or the test guest is not built."""
+    try:
+        os.close(os.open('/dev/kvm', os.O_RDWR))
+    except OSError as e:
+        raise Skip('/dev/kvm is not usable here (%s): run through tests/kvmhost/run' % e.strerror)
+    if not os.path.exists(guest):
+        raise Skip('the test guest %s is not built' % guest)
+
+
 def vm_path(name):
     """sd_bus_path_encode(): every byte that is not [A-Za-z0-9] as _xx."""
     enc = ''.join(c if c.isascii() and c.isalnum() else '_%02x' % ord(c) for c in name)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import time
 
+import chvtest
 from chvtest import VM_IFACE, Skip, check, check_eq, read_until, run, vm_path, wait_for
 
 GUEST = os.environ.get('CHV_TEST_GUEST', '')
@@ -18,12 +19,7 @@ BOOT_FAILED = 'org.cloudhypervisor.Error.BootFailed'
 
 
 def need_kvm():
-    try:
-        os.close(os.open('/dev/kvm', os.O_RDWR))
-    except OSError as e:
-        raise Skip('/dev/kvm is not usable here (%s): run through tests/kvmhost/run' % e.strerror)
-    if not os.path.exists(GUEST):
-        raise Skip('the test guest %s is not built' % GUEST)
+    chvtest.need_kvm(GUEST)
 
 
 def guest(test, serial='Tty', **extra):

@@ -7,16 +7,12 @@ where /dev/kvm works (run-kvm.sh runs it under tests/kvmhost/run); without it ev
 
 import os
 
-from httptest import GUEST, MIB, Skip, check, check_eq, guest_config, run, start, wait_for
+from httptest import GUEST, MIB, check, check_eq, guest_config, run, start, wait_for
+from chvtest import need_kvm  # noqa: E402 (httptest puts the daemon tests' directory on the path)
 
 
 def start_kvm(env):
-    try:
-        os.close(os.open('/dev/kvm', os.O_RDWR))
-    except OSError as e:
-        raise Skip('/dev/kvm is not usable here (%s): run through tests/kvmhost/run' % e.strerror)
-    if not os.path.exists(GUEST):
-        raise Skip('the test guest %s is not built' % GUEST)
+    need_kvm(GUEST)
     return start(env)
 
 
