@@ -166,9 +166,8 @@ static int emit(FILE *out, const char *kind, const Rule *rules)
 {
         scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
         struct sock_filter insn;
-        char path[] = "/tmp/seccomp-gen.XXXXXX";
         FILE *bpf;
-        int fd, e = 0;
+        int e = 0;
 
         if (!ctx)
                 return -ENOMEM;
@@ -176,23 +175,20 @@ static int emit(FILE *out, const char *kind, const Rule *rules)
                 e = add_rule(ctx, r);
         if (e >= 0)
                 e = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-        fd = mkstemp(path);
-        if (fd < 0) {
+        /* libseccomp writes the program to a file descriptor: an anonymous temporary file. */
+        bpf = tmpfile();
+        if (!bpf) {
                 seccomp_release(ctx);
                 return -errno;
         }
-        unlink(path);
         if (e >= 0)
-                e = seccomp_export_bpf(ctx, fd);
+                e = seccomp_export_bpf(ctx, fileno(bpf));
         seccomp_release(ctx);
         if (e < 0) {
-                close(fd);
+                fclose(bpf);
                 return e;
         }
-        lseek(fd, 0, SEEK_SET);
-        bpf = fdopen(fd, "rb");
-        if (!bpf)
-                return -errno;
+        rewind(bpf);
         fprintf(out, "\nconst struct sock_filter chv_seccomp_%s[] = {\n", kind);
         while (fread(&insn, sizeof insn, 1, bpf) == 1)
                 fprintf(out, "        { 0x%04x, %u, %u, 0x%08x },\n", insn.code, insn.jt, insn.jf, insn.k);
